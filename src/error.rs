@@ -1,0 +1,289 @@
+//! `Error`, `CorruptReason` and `Result`: one error type for the whole crate.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::Lsn;
+
+/// The result type of every fallible mmlog call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in mmlog.
+///
+/// Each message says what happened, where, and what to do about it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed: `op` is the call, `path` the file it was about.
+    Io {
+        /// The operation that failed, e.g. `"fdatasync"`.
+        op: &'static str,
+        /// The file or directory the operation was about.
+        path: PathBuf,
+        /// The error the operating system returned.
+        source: io::Error,
+    },
+    /// Another writer (in this process or another) holds the directory lock.
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Data on disk fails validation where it was certainly durable.
+    Corrupt {
+        /// The segment file (or directory) that holds the damage.
+        segment: PathBuf,
+        /// The byte offset of the damage inside `segment`.
+        offset: u64,
+        /// What exactly is wrong.
+        reason: CorruptReason,
+    },
+    /// A record (or an atomic batch) does not fit into one segment.
+    RecordTooLarge {
+        /// The length that was asked for, in bytes.
+        len: u64,
+        /// The largest length a segment of the configured size can hold.
+        max: u64,
+    },
+    /// The file system has no room for a new segment.
+    NoSpace {
+        /// The segment file that could not be preallocated.
+        path: PathBuf,
+        /// The number of bytes that were asked for.
+        len: u64,
+    },
+    /// A write was attempted on a log opened with `Options::read_only(true)`.
+    ReadOnly,
+    /// An earlier sync failed; the log refuses appends and syncs until it is reopened.
+    Poisoned,
+    /// The requested feature is not available on this machine or in this build.
+    Unsupported(String),
+    /// The `Options` (or an argument) break a documented limit.
+    InvalidOptions(String),
+    /// An LSN lies outside the records the log holds.
+    LsnOutOfRange {
+        /// The LSN that was asked for.
+        lsn: Lsn,
+        /// The first LSN the log holds.
+        first: Lsn,
+        /// The LSN the next appended record will take.
+        next: Lsn,
+    },
+}
+
+/// Why a segment or record failed validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptReason {
+    /// The file does not start with the segment magic.
+    BadMagic {
+        /// The first eight bytes found.
+        found: [u8; 8],
+    },
+    /// The segment was written by a format version this build does not read.
+    UnsupportedVersion {
+        /// The version in the header.
+        found: u32,
+        /// The version this build reads and writes.
+        supported: u32,
+    },
+    /// A header's checksum does not match its bytes.
+    HeaderChecksum {
+        /// The checksum stored in the header.
+        stored: u32,
+        /// The checksum computed over the header bytes.
+        computed: u32,
+    },
+    /// The file is shorter than its header says.
+    SegmentTooShort {
+        /// The length the header declares.
+        expected: u64,
+        /// The length of the file.
+        found: u64,
+    },
+    /// The header's fields are out of bounds or disagree with the file name.
+    BadHeaderField {
+        /// The field.
+        field: &'static str,
+        /// The value the file name or the limits require.
+        expected: u64,
+        /// The value found.
+        found: u64,
+    },
+    /// A record header has an unknown type byte (an all-zero header has type 0).
+    BadRecordKind {
+        /// The type byte found.
+        found: u8,
+    },
+    /// A record's length runs past the end of the segment's record area.
+    RecordLength {
+        /// The payload length in the header.
+        len: u64,
+        /// The largest payload length that fits at this offset.
+        max: u64,
+    },
+    /// A record's checksum does not match (a torn write, bit rot, or a stale record).
+    RecordChecksum {
+        /// The checksum stored in the header.
+        stored: u32,
+        /// The checksum computed over header and payload.
+        computed: u32,
+    },
+    /// A record carries the wrong LSN.
+    LsnDiscontinuity {
+        /// The LSN the position requires.
+        expected: Lsn,
+        /// The LSN in the header.
+        found: Lsn,
+    },
+    /// The records of an atomic batch do not count down correctly.
+    BatchBroken {
+        /// The records-to-come count the batch requires.
+        expected: u64,
+        /// The count found.
+        found: u64,
+    },
+    /// The log stops before its persisted durable mark: acknowledged-durable records are gone.
+    DurableRecordsLost {
+        /// The first LSN that is missing.
+        lsn: Lsn,
+        /// The durable mark: every LSN below it had been made durable.
+        durable: Lsn,
+    },
+    /// The segment files do not continue each other.
+    MissingSegment {
+        /// The base LSN the next segment should have.
+        expected: Lsn,
+        /// The base LSN of the segment found instead.
+        found: Lsn,
+    },
+    /// A sealed segment's index is inconsistent with its records.
+    BadIndex,
+}
+
+impl fmt::Display for CorruptReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CorruptReason::BadMagic { found } => {
+                write!(f, "not an mmlog segment (magic {found:02x?})")
+            }
+            CorruptReason::UnsupportedVersion { found, supported } => write!(
+                f,
+                "format version {found} is not supported (this build reads version {supported})"
+            ),
+            CorruptReason::HeaderChecksum { stored, computed } => write!(
+                f,
+                "header checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+            ),
+            CorruptReason::SegmentTooShort { expected, found } => write!(
+                f,
+                "file is {found} bytes but its header declares {expected}"
+            ),
+            CorruptReason::BadHeaderField {
+                field,
+                expected,
+                found,
+            } => write!(f, "header field {field} is {found}, expected {expected}"),
+            CorruptReason::BadRecordKind { found } => {
+                write!(f, "record type {found} is unknown")
+            }
+            CorruptReason::RecordLength { len, max } => write!(
+                f,
+                "record length {len} runs past the segment end (at most {max} fits here)"
+            ),
+            CorruptReason::RecordChecksum { stored, computed } => write!(
+                f,
+                "record checksum mismatch (stored {stored:#010x}, computed {computed:#010x})"
+            ),
+            CorruptReason::LsnDiscontinuity { expected, found } => {
+                write!(f, "record has LSN {found}, expected {expected}")
+            }
+            CorruptReason::BatchBroken { expected, found } => write!(
+                f,
+                "atomic batch broken (expected {expected} records to follow, found {found})"
+            ),
+            CorruptReason::DurableRecordsLost { lsn, durable } => write!(
+                f,
+                "valid records end at LSN {lsn} but records up to {durable} had been made durable"
+            ),
+            CorruptReason::MissingSegment { expected, found } => write!(
+                f,
+                "segment files do not continue each other (expected a segment starting at LSN {expected}, found {found})"
+            ),
+            CorruptReason::BadIndex => write!(f, "segment index disagrees with its records"),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { op, path, source } => {
+                write!(f, "{op} failed on {}: {source}", path.display())
+            }
+            Error::Locked { path } => write!(
+                f,
+                "the log is locked by another writer ({}); close it first or open with Options::read_only(true)",
+                path.display()
+            ),
+            Error::Corrupt {
+                segment,
+                offset,
+                reason,
+            } => write!(
+                f,
+                "{}: {reason} at byte {offset}; open with Recovery::TruncateAtCorruption to keep the valid prefix",
+                segment.display()
+            ),
+            Error::RecordTooLarge { len, max } => write!(
+                f,
+                "record of {len} bytes does not fit in a segment (at most {max}); use a larger Options::segment_size"
+            ),
+            Error::NoSpace { path, len } => write!(
+                f,
+                "no space left to preallocate {len} bytes for {}; free disk space (nothing already written is lost)",
+                path.display()
+            ),
+            Error::ReadOnly => write!(f, "the log was opened read-only and cannot be written"),
+            Error::Poisoned => write!(
+                f,
+                "an earlier sync failed, so unsynced data cannot be trusted; reopen the log to recover"
+            ),
+            Error::Unsupported(what) => write!(f, "unsupported: {what}"),
+            Error::InvalidOptions(what) => write!(f, "invalid options: {what}"),
+            Error::LsnOutOfRange { lsn, first, next } => write!(
+                f,
+                "LSN {lsn} is out of range: the log holds LSNs {first}..{next}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Returns a closure that wraps an `io::Error` with the operation and the path.
+///
+/// `ENOSPC` becomes `Error::NoSpace` (with `len` 0 when unknown).
+pub(crate) fn io_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| {
+        if source.raw_os_error() == Some(libc::ENOSPC) {
+            Error::NoSpace {
+                path: path.to_path_buf(),
+                len: 0,
+            }
+        } else {
+            Error::Io {
+                op,
+                path: path.to_path_buf(),
+                source,
+            }
+        }
+    }
+}
