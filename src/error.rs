@@ -271,7 +271,10 @@ impl std::error::Error for Error {
 /// Returns a closure that wraps an `io::Error` with the operation and the path.
 ///
 /// `ENOSPC` becomes `Error::NoSpace` (with `len` 0 when unknown).
-pub(crate) fn io_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+pub(crate) fn io_error<'a>(
+    op: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> Error + 'a {
     move |source| {
         if source.raw_os_error() == Some(libc::ENOSPC) {
             Error::NoSpace {

@@ -191,7 +191,9 @@ pub struct Trailer {
 }
 
 /// One sparse-index entry (see the module docs for the layout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned,
+)]
 #[repr(C)]
 pub struct IndexEntry {
     lsn: U64,
@@ -311,7 +313,10 @@ pub const fn index_capacity(segment_len: u64) -> u64 {
 
 /// Offset where the record area ends (and the index region starts).
 pub const fn records_end(segment_len: u64) -> u64 {
-    let index_len = align_up(index_capacity(segment_len) * INDEX_ENTRY_LEN as u64, PAGE_LEN);
+    let index_len = align_up(
+        index_capacity(segment_len) * INDEX_ENTRY_LEN as u64,
+        PAGE_LEN,
+    );
     segment_len - PAGE_LEN - index_len
 }
 
@@ -373,7 +378,12 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentMeta, Defect> {
         )
     })?;
     if header.magic != MAGIC {
-        return Err(defect(0, CorruptReason::BadMagic { found: header.magic }));
+        return Err(defect(
+            0,
+            CorruptReason::BadMagic {
+                found: header.magic,
+            },
+        ));
     }
     if header.version.get() != VERSION {
         return Err(defect(
@@ -514,11 +524,16 @@ pub fn decode_record(
         ));
     }
     let start = usize::try_from(offset).map_err(|_| too_short(offset, segment))?;
-    let rest = segment.get(start..).ok_or_else(|| too_short(offset, segment))?;
+    let rest = segment
+        .get(start..)
+        .ok_or_else(|| too_short(offset, segment))?;
     let (header, after) =
         RecordHeader::ref_from_prefix(rest).map_err(|_| too_short(offset, segment))?;
     if header.kind != KIND_DATA && header.kind != KIND_PADDING {
-        return Err(defect(offset + 22, CorruptReason::BadRecordKind { found: header.kind }));
+        return Err(defect(
+            offset + 22,
+            CorruptReason::BadRecordKind { found: header.kind },
+        ));
     }
     if header.reserved != 0 {
         return Err(defect(
@@ -733,7 +748,10 @@ pub fn encode_index(points: &[IndexPoint], seed: u32, out: &mut [u8]) -> u32 {
         chunk.copy_from_slice(entry.as_bytes());
         hasher.update(entry.as_bytes());
     }
-    assert!(out.len() >= points.len() * INDEX_ENTRY_LEN, "index buffer too short");
+    assert!(
+        out.len() >= points.len() * INDEX_ENTRY_LEN,
+        "index buffer too short"
+    );
     hasher.finalize()
 }
 
@@ -835,7 +853,10 @@ mod tests {
         expected.extend_from_slice(&crc.to_le_bytes());
         assert_eq!(bytes.as_slice(), expected.as_slice());
         // Pin the checksum itself, so a change to the CRC algorithm shows up too.
-        assert_eq!(crc, 0xfcf1_1e80, "v1 segment header checksum changed: {crc:#010x}");
+        assert_eq!(
+            crc, 0xfcf1_1e80,
+            "v1 segment header checksum changed: {crc:#010x}"
+        );
     }
 
     #[test]
@@ -852,14 +873,20 @@ mod tests {
         let mut hasher = crc32fast::Hasher::new_with_initial(0xdead_beef);
         hasher.update(&tail);
         hasher.update(b"hello");
-        assert_eq!(u32::from_le_bytes(h[..4].try_into().unwrap()), hasher.finalize());
+        assert_eq!(
+            u32::from_le_bytes(h[..4].try_into().unwrap()),
+            hasher.finalize()
+        );
     }
 
     #[test]
     fn segment_header_rejections() {
         let good = encode_segment_header(&meta());
         let short = decode_segment_header(&good[..10]).unwrap_err();
-        assert!(matches!(short.reason, CorruptReason::SegmentTooShort { .. }));
+        assert!(matches!(
+            short.reason,
+            CorruptReason::SegmentTooShort { .. }
+        ));
 
         let mut bad = good;
         bad[0] = b'X';
@@ -961,8 +988,8 @@ mod tests {
         assert!(matches!(err.reason, CorruptReason::RecordLength { .. }));
 
         // An image cut short in the middle of a record.
-        let err = decode_record(&img[..offsets[0] as usize + 10], offsets[0], end, seed, 42)
-            .unwrap_err();
+        let err =
+            decode_record(&img[..offsets[0] as usize + 10], offsets[0], end, seed, 42).unwrap_err();
         assert!(matches!(err.reason, CorruptReason::SegmentTooShort { .. }));
 
         // Unknown kind and non-zero reserved byte.

@@ -171,7 +171,12 @@ mod tests {
 
     #[test]
     fn segment_size_bounds_are_enforced() {
-        for bad in [0, SEGMENT_SIZE_MIN - 4096, SEGMENT_SIZE_MAX + 4096, SEGMENT_SIZE_MIN + 1] {
+        for bad in [
+            0,
+            SEGMENT_SIZE_MIN - 4096,
+            SEGMENT_SIZE_MAX + 4096,
+            SEGMENT_SIZE_MIN + 1,
+        ] {
             let err = Options::default().segment_size(bad).validate().unwrap_err();
             assert!(matches!(err, Error::InvalidOptions(_)), "{bad}: {err}");
         }

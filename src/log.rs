@@ -1,0 +1,940 @@
+//! `Log`: open and recovery, the segment list, LSN bookkeeping, sync, truncation, close.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::error::{io_error, CorruptReason, Error, Result};
+use crate::format::{self, IndexPoint, SegmentMeta};
+use crate::options::{Durability, Options, SyncPolicy};
+use crate::read::{self, Iter};
+use crate::recovery::{self, Plan, Probe, SegmentPlan};
+use crate::segment::{Recovered, Segment, Spare};
+use crate::{dir, sys, Lsn};
+
+/// An append-only log in a directory. `Send + Sync`: share it with `Arc` across threads.
+///
+/// # Examples
+/// ```
+/// use mmlog::{Log, Options};
+/// let dir = tempfile::tempdir()?;
+/// let log = Log::open(dir.path(), Options::default().segment_size(1 << 20))?;
+/// let lsn = log.append(b"hello")?;
+/// log.sync()?;
+/// for record in log.iter() {
+///     let record = record?;
+///     assert_eq!((record.lsn(), record.payload()), (lsn, &b"hello"[..]));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Log {
+    pub(crate) inner: Arc<Inner>,
+    flusher: Option<JoinHandle<()>>,
+}
+
+/// What the last `open` found and did.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Records in the log after recovery.
+    pub records_recovered: u64,
+    /// Segment files found.
+    pub segments: usize,
+    /// Non-zero bytes after the valid prefix that were cut off (and zeroed, if writable).
+    pub torn_bytes: u64,
+    /// The persisted durable mark: every LSN below it had been made durable.
+    pub durable_mark: Lsn,
+    /// Segment files removed because they lay after the cut.
+    pub segments_removed: usize,
+    /// Segments whose lost trailer was rewritten.
+    pub segments_repaired: usize,
+    /// Corruption that `Recovery::TruncateAtCorruption` dropped, as the error `Strict`
+    /// would have returned.
+    pub corruption: Option<String>,
+}
+
+/// Counters and the segment list of a log.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Stats {
+    /// The first LSN the log holds.
+    pub first_lsn: Lsn,
+    /// The LSN the next record takes.
+    pub next_lsn: Lsn,
+    /// Every LSN below it is durable.
+    pub durable_lsn: Lsn,
+    /// Records appended since open.
+    pub appends: u64,
+    /// Payload bytes appended since open.
+    pub bytes_appended: u64,
+    /// Syncs performed since open (group commit shares one among many callers).
+    pub syncs: u64,
+    /// Segment rotations since open.
+    pub rotations: u64,
+    /// The segments, in LSN order.
+    pub segments: Vec<SegmentStats>,
+}
+
+/// One segment in `Stats`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SegmentStats {
+    /// The segment file.
+    pub path: PathBuf,
+    /// Its first LSN.
+    pub base_lsn: Lsn,
+    /// The LSN after its last record.
+    pub next_lsn: Lsn,
+    /// The file's length.
+    pub len: u64,
+    /// Bytes of records (headers included).
+    pub used: u64,
+    /// Whether it is sealed (no more appends).
+    pub sealed: bool,
+}
+
+/// The writer's state, under the writer lock.
+pub(crate) struct Writer {
+    pub(crate) active: Arc<Segment>,
+    /// Offset of the next record in `active`.
+    pub(crate) offset: u64,
+    /// The chain seed of the next record.
+    pub(crate) seed: u32,
+    /// This writer's epoch (see `format`): fresh at open and after `truncate_back`.
+    pub(crate) epoch: u32,
+    pub(crate) next_lsn: Lsn,
+    /// Sealed segments whose tail and trailer still wait for a sync.
+    pub(crate) unsynced: Vec<Arc<Segment>>,
+    /// A segment was created or renamed since the last directory fsync.
+    pub(crate) dir_dirty: bool,
+    /// Sequence number of the last durable slot written.
+    pub(crate) slot_seq: u64,
+    /// The next segment, being prepared in the background.
+    pub(crate) spare: Option<JoinHandle<Result<Spare>>>,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub(crate) appends: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) syncs: AtomicU64,
+    pub(crate) rotations: AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) dir: PathBuf,
+    pub(crate) options: Options,
+    pub(crate) segments: RwLock<Vec<Arc<Segment>>>,
+    pub(crate) writer: Option<Mutex<Writer>>,
+    pub(crate) next_lsn: AtomicU64,
+    pub(crate) durable_lsn: AtomicU64,
+    pub(crate) first_lsn: AtomicU64,
+    pub(crate) poisoned: AtomicBool,
+    /// Serializes syncs; a caller that finds its LSN durable after taking it returns at
+    /// once (group commit). Taken before the writer lock, never after.
+    sync_lock: Mutex<()>,
+    pub(crate) counters: Counters,
+    report: RecoveryReport,
+    fail_next_sync: AtomicBool,
+    shutdown: (Mutex<bool>, Condvar),
+    _lock: Option<File>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock leaves plain data behind (no half-written record is
+    // ever published), so the data is still consistent.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Log {
+    /// Opens (and with `Options::create(true)`, the default, creates) the log in `dir`,
+    /// takes the writer lock, recovers, and is ready to append.
+    ///
+    /// # Errors
+    /// `Error::Locked` if another writer holds the log; `Error::Corrupt` for corruption in
+    /// durable data under `Recovery::Strict`; `Error::InvalidOptions`; `Error::NoSpace`
+    /// when the first segment cannot be preallocated; `Error::Io`.
+    pub fn open(dir: impl AsRef<Path>, options: Options) -> Result<Log> {
+        options.validate()?;
+        let dir = dir.as_ref().to_path_buf();
+        let writable = !options.read_only;
+        if writable && options.create {
+            std::fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
+        }
+        if !dir.is_dir() {
+            return Err(Error::Io {
+                op: "open directory",
+                path: dir.clone(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+            });
+        }
+        #[cfg(feature = "io-uring")]
+        if options.durability == Durability::IoUring {
+            return Err(Error::Unsupported(
+                "Durability::IoUring is not implemented in this version of mmlog; use Msync or Fdatasync".into(),
+            ));
+        }
+        let lock_file = if writable {
+            Some(dir::lock(&dir)?)
+        } else {
+            None
+        };
+        if writable {
+            let spare = dir.join(dir::SPARE_NAME);
+            if spare.exists() {
+                std::fs::remove_file(&spare).map_err(io_error("remove leftover spare", &spare))?;
+            }
+        }
+
+        let listed = dir::list_segments(&dir)?;
+        let probes = listed
+            .iter()
+            .map(|(lsn, path)| probe(path, *lsn))
+            .collect::<Result<Vec<_>>>()?;
+        let plan = recovery::plan(&probes, options.recovery, |i| read_image(&probes, i))?;
+
+        let mut report = RecoveryReport {
+            segments: probes.len(),
+            torn_bytes: plan.torn_bytes,
+            durable_mark: plan.durable_mark,
+            segments_removed: plan.delete.len(),
+            corruption: plan.corruption.as_ref().map(|(path, d)| {
+                Error::Corrupt {
+                    segment: path.clone(),
+                    offset: d.offset,
+                    reason: d.reason.clone(),
+                }
+                .to_string()
+            }),
+            ..RecoveryReport::default()
+        };
+        if writable {
+            report.segments_repaired = apply(&dir, &probes, &plan, options.durability)?;
+        }
+
+        let mut segments = Vec::with_capacity(plan.keep.len() + 1);
+        let mut active_seed = None;
+        for (i, meta, what) in &plan.keep {
+            let path = probes[*i].path.clone();
+            let recovered = match what {
+                SegmentPlan::Sealed(t) => Recovered {
+                    meta: *meta,
+                    committed_end: t.records_end,
+                    next_lsn: t.next_lsn,
+                    sealed: true,
+                    index: None,
+                },
+                SegmentPlan::Repair(scan) => Recovered {
+                    meta: *meta,
+                    committed_end: scan.end,
+                    next_lsn: scan.next_lsn,
+                    sealed: true,
+                    index: Some(scan.index.clone()),
+                },
+                SegmentPlan::Active { scan, .. } => {
+                    active_seed = Some(scan.seed);
+                    Recovered {
+                        meta: *meta,
+                        committed_end: scan.end,
+                        next_lsn: scan.next_lsn,
+                        sealed: false,
+                        index: Some(scan.index.clone()),
+                    }
+                }
+            };
+            let is_active = matches!(what, SegmentPlan::Active { .. });
+            segments.push(Arc::new(Segment::open(
+                path,
+                recovered,
+                writable && is_active,
+            )?));
+        }
+
+        let next_lsn = plan.next_lsn;
+        let first_lsn = segments.first().map_or(next_lsn, |s| s.base_lsn());
+        report.records_recovered = next_lsn - first_lsn;
+        let writer = if writable {
+            let active = match (segments.last(), active_seed) {
+                (Some(last), Some(_)) if !last.is_sealed() => Arc::clone(last),
+                _ => {
+                    let spare = Spare::create(dir.join(dir::SPARE_NAME), options.segment_size)?;
+                    let segment = spare.install(&dir, next_lsn, next_lsn, options.durability)?;
+                    // The new segment's name must be durable before anything is appended.
+                    sys::fsync_dir(&dir)?;
+                    let segment = Arc::new(segment);
+                    segments.push(Arc::clone(&segment));
+                    active_seed = None;
+                    segment
+                }
+            };
+            Some(Mutex::new(Writer {
+                offset: active.committed_end(),
+                seed: active_seed.unwrap_or_else(|| active.seed()),
+                epoch: epoch(),
+                next_lsn,
+                unsynced: Vec::new(),
+                dir_dirty: false,
+                slot_seq: 1,
+                spare: None,
+                active,
+            }))
+        } else {
+            None
+        };
+        let durable = if writable {
+            next_lsn
+        } else {
+            plan.durable_mark.min(next_lsn)
+        };
+
+        let inner = Arc::new(Inner {
+            dir,
+            segments: RwLock::new(segments),
+            writer,
+            next_lsn: AtomicU64::new(next_lsn),
+            durable_lsn: AtomicU64::new(durable),
+            first_lsn: AtomicU64::new(first_lsn),
+            poisoned: AtomicBool::new(false),
+            sync_lock: Mutex::new(()),
+            counters: Counters::default(),
+            report,
+            fail_next_sync: AtomicBool::new(false),
+            shutdown: (Mutex::new(false), Condvar::new()),
+            _lock: lock_file,
+            options,
+        });
+        if let Some(w) = &inner.writer {
+            inner.prepare_spare(&mut lock(w));
+        }
+        let flusher = match inner.options.sync_policy {
+            SyncPolicy::Interval(every) if writable => {
+                Some(spawn_flusher(Arc::downgrade(&inner), every))
+            }
+            _ => None,
+        };
+        Ok(Log { inner, flusher })
+    }
+
+    /// The first LSN the log holds (equal to `next_lsn` when it holds none).
+    pub fn first_lsn(&self) -> Lsn {
+        self.inner.first_lsn.load(Ordering::Acquire)
+    }
+
+    /// The LSN the next appended record will take.
+    pub fn next_lsn(&self) -> Lsn {
+        self.inner.next_lsn.load(Ordering::Acquire)
+    }
+
+    /// Every record below this LSN is durable (exclusive).
+    pub fn durable_lsn(&self) -> Lsn {
+        self.inner.durable_lsn.load(Ordering::Acquire)
+    }
+
+    /// Makes every record appended before the call durable; returns `durable_lsn()`.
+    ///
+    /// # Errors
+    /// `Error::ReadOnly`, `Error::Poisoned`, or the `Error::Io` of the failed sync (which
+    /// poisons the log).
+    pub fn sync(&self) -> Result<Lsn> {
+        let target = self.next_lsn();
+        self.inner.sync_until(target)?;
+        Ok(self.durable_lsn())
+    }
+
+    /// Returns once every record up to and including `lsn` is durable. Concurrent callers
+    /// share syncs.
+    ///
+    /// # Errors
+    /// As `sync`, and `Error::LsnOutOfRange` if `lsn` has not been appended.
+    pub fn sync_to(&self, lsn: Lsn) -> Result<()> {
+        let next = self.next_lsn();
+        if lsn >= next {
+            return Err(Error::LsnOutOfRange {
+                lsn,
+                first: self.first_lsn(),
+                next,
+            });
+        }
+        self.inner.sync_until(lsn + 1)
+    }
+
+    /// An iterator over every record, from `first_lsn()`.
+    pub fn iter(&self) -> Iter {
+        Iter::new(Arc::clone(&self.inner), self.first_lsn(), None)
+    }
+
+    /// An iterator from record `lsn` on. If `lsn` is outside `first_lsn()..=next_lsn()`,
+    /// the first item is `Error::LsnOutOfRange`.
+    pub fn iter_from(&self, lsn: Lsn) -> Iter {
+        let (first, next) = (self.first_lsn(), self.next_lsn());
+        let error =
+            (lsn < first || lsn > next).then_some(Error::LsnOutOfRange { lsn, first, next });
+        Iter::new(Arc::clone(&self.inner), lsn, error)
+    }
+
+    /// What the last `open` found and did.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.report
+    }
+
+    /// Counters and the segment list.
+    pub fn stats(&self) -> Stats {
+        let c = &self.inner.counters;
+        let segments = self
+            .inner
+            .segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|s| SegmentStats {
+                path: s.path.clone(),
+                base_lsn: s.base_lsn(),
+                next_lsn: s.next_lsn(),
+                len: s.meta.segment_len,
+                used: s.committed_end() - format::RECORDS_START,
+                sealed: s.is_sealed(),
+            })
+            .collect();
+        Stats {
+            first_lsn: self.first_lsn(),
+            next_lsn: self.next_lsn(),
+            durable_lsn: self.durable_lsn(),
+            appends: c.appends.load(Ordering::Relaxed),
+            bytes_appended: c.bytes.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            rotations: c.rotations.load(Ordering::Relaxed),
+            segments,
+        }
+    }
+
+    /// Frees every segment whose records all lie below `lsn` (never the segment being
+    /// appended to). Returns the new `first_lsn()`.
+    ///
+    /// # Errors
+    /// `Error::ReadOnly`, `Error::LsnOutOfRange` if `lsn > next_lsn()`, `Error::Io`.
+    pub fn truncate_front(&self, lsn: Lsn) -> Result<Lsn> {
+        let writer = self.inner.writer()?;
+        let mut w = lock(writer);
+        if lsn > w.next_lsn {
+            return Err(Error::LsnOutOfRange {
+                lsn,
+                first: self.first_lsn(),
+                next: w.next_lsn,
+            });
+        }
+        let removed: Vec<Arc<Segment>> = {
+            let mut segments = self
+                .inner
+                .segments
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            let count = segments
+                .iter()
+                .take_while(|s| s.is_sealed() && s.next_lsn() <= lsn && !Arc::ptr_eq(s, &w.active))
+                .count();
+            let removed = segments.drain(..count).collect();
+            if let Some(first) = segments.first() {
+                self.inner
+                    .first_lsn
+                    .store(first.base_lsn(), Ordering::Release);
+            }
+            removed
+        };
+        if removed.is_empty() {
+            return Ok(self.first_lsn());
+        }
+        w.unsynced
+            .retain(|s| !removed.iter().any(|r| Arc::ptr_eq(r, s)));
+        // Oldest first: a crash in between leaves a log that still starts at a segment
+        // boundary and continues without gaps.
+        for segment in &removed {
+            std::fs::remove_file(&segment.path)
+                .map_err(io_error("remove segment", &segment.path))?;
+        }
+        sys::fsync_dir(&self.inner.dir)?;
+        Ok(self.first_lsn())
+    }
+
+    /// Removes every record at or after `lsn`; durable before it returns; `next_lsn() ==
+    /// lsn` after. Removed records never come back, not even after a crash.
+    ///
+    /// Records read before stay valid. Appends continue in a new segment.
+    ///
+    /// # Errors
+    /// `Error::ReadOnly`, `Error::Poisoned`, `Error::LsnOutOfRange` if `lsn` is outside
+    /// `first_lsn()..=next_lsn()`, `Error::Io`, `Error::NoSpace`.
+    pub fn truncate_back(&self, lsn: Lsn) -> Result<()> {
+        let inner = &self.inner;
+        let writer = inner.writer()?;
+        let _sync = lock(&inner.sync_lock);
+        let mut w = lock(writer);
+        inner.check_poisoned()?;
+        let first = self.first_lsn();
+        if lsn < first || lsn > w.next_lsn {
+            return Err(Error::LsnOutOfRange {
+                lsn,
+                first,
+                next: w.next_lsn,
+            });
+        }
+        if lsn == w.next_lsn {
+            return Ok(());
+        }
+        let result = inner.truncate_back_locked(&mut w, lsn);
+        if result.is_err() {
+            // The directory and the in-memory state may disagree now: refuse more writes.
+            inner.poisoned.store(true, Ordering::Release);
+        }
+        result
+    }
+
+    /// Syncs, then releases the lock.
+    ///
+    /// # Errors
+    /// The error of the final sync.
+    pub fn close(mut self) -> Result<()> {
+        let result = if self.inner.writer.is_some() && !self.inner.poisoned.load(Ordering::Acquire)
+        {
+            self.sync().and_then(|_| self.inner.persist_mark())
+        } else {
+            Ok(())
+        };
+        self.stop();
+        result
+    }
+
+    fn stop(&mut self) {
+        {
+            let (flag, cv) = &self.inner.shutdown;
+            *lock(flag) = true;
+            cv.notify_all();
+        }
+        if let Some(handle) = self.flusher.take() {
+            let _ = handle.join();
+        }
+        if let Some(w) = &self.inner.writer {
+            // Join the spare thread, so a reopen never races with it on the spare file.
+            if let Some(handle) = lock(w).spare.take() {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    /// Test hook: the next sync fails as if the device returned an error.
+    #[doc(hidden)]
+    pub fn inject_sync_failure(&self) {
+        self.inner.fail_next_sync.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Log {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn epoch() -> u32 {
+    format::seed_of(sys::random_u64())
+}
+
+fn spawn_flusher(inner: Weak<Inner>, every: Duration) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("mmlog-flusher".into())
+        .spawn(move || loop {
+            let Some(log) = inner.upgrade() else { return };
+            {
+                let (flag, cv) = &log.shutdown;
+                let guard = lock(flag);
+                let (guard, _) = cv
+                    .wait_timeout_while(guard, every, |stop| !*stop)
+                    .unwrap_or_else(|p| p.into_inner());
+                if *guard {
+                    return;
+                }
+            }
+            let target = log.next_lsn.load(Ordering::Acquire);
+            // A failure poisons the log; appenders see it on their next call.
+            let _ = log.sync_until(target);
+        })
+        .expect("spawn the mmlog flusher thread")
+}
+
+impl Inner {
+    pub(crate) fn writer(&self) -> Result<&Mutex<Writer>> {
+        self.writer.as_ref().ok_or(Error::ReadOnly)
+    }
+
+    pub(crate) fn check_poisoned(&self) -> Result<()> {
+        if self.poisoned.load(Ordering::Acquire) {
+            Err(Error::Poisoned)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Locks the writer of a writable, unpoisoned log.
+    pub(crate) fn lock_writer(&self) -> Result<MutexGuard<'_, Writer>> {
+        let writer = self.writer()?;
+        self.check_poisoned()?;
+        Ok(lock(writer))
+    }
+
+    /// The segment holding `lsn`: the last one whose base is at or below it.
+    pub(crate) fn segment_for(&self, lsn: Lsn) -> Option<Arc<Segment>> {
+        let segments = self.segments.read().unwrap_or_else(|p| p.into_inner());
+        let i = segments.partition_point(|s| s.base_lsn() <= lsn);
+        i.checked_sub(1).and_then(|i| segments.get(i)).cloned()
+    }
+
+    /// Makes every record below `target` durable, sharing the sync with concurrent callers.
+    pub(crate) fn sync_until(&self, target: Lsn) -> Result<()> {
+        self.writer()?;
+        self.check_poisoned()?;
+        if self.durable_lsn.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let _sync = lock(&self.sync_lock);
+        self.check_poisoned()?;
+        if self.durable_lsn.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let (sealed, dir_dirty, active, new_durable) = {
+            let mut w = lock(self.writer()?);
+            (
+                std::mem::take(&mut w.unsynced),
+                std::mem::replace(&mut w.dir_dirty, false),
+                Arc::clone(&w.active),
+                w.next_lsn,
+            )
+        };
+        let durability = self.options.durability;
+        let result = (|| {
+            if self.fail_next_sync.swap(false, Ordering::AcqRel) {
+                return Err(Error::Io {
+                    op: "fdatasync",
+                    path: active.path.clone(),
+                    source: std::io::Error::from_raw_os_error(libc::EIO),
+                });
+            }
+            // Older segments first: a record is durable only when everything before it is.
+            for segment in &sealed {
+                segment.sync(durability)?;
+            }
+            if dir_dirty {
+                sys::fsync_dir(&self.dir)?;
+            }
+            active.sync(durability)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            // Dirty pages after a failed fsync cannot be trusted; never retry.
+            self.poisoned.store(true, Ordering::Release);
+            return Err(e);
+        }
+        self.durable_lsn.fetch_max(new_durable, Ordering::AcqRel);
+        self.counters.syncs.fetch_add(1, Ordering::Relaxed);
+        // Store the new durable mark; the next sync carries it to disk.
+        let mut w = lock(self.writer()?);
+        w.slot_seq += 1;
+        w.active.write_durable_slot(new_durable, w.slot_seq);
+        Ok(())
+    }
+
+    /// Syncs the header page, so the latest durable mark is on disk (at close).
+    fn persist_mark(&self) -> Result<()> {
+        let _sync = lock(&self.sync_lock);
+        let active = Arc::clone(&lock(self.writer()?).active);
+        active
+            .sync_range(0, format::PAGE_LEN, self.options.durability)
+            .inspect_err(|_| {
+                self.poisoned.store(true, Ordering::Release);
+            })
+    }
+
+    /// Starts preparing the next segment in the background.
+    pub(crate) fn prepare_spare(&self, w: &mut Writer) {
+        if w.spare.is_some() {
+            return;
+        }
+        let path = self.dir.join(dir::SPARE_NAME);
+        let len = self.options.segment_size;
+        w.spare = std::thread::Builder::new()
+            .name("mmlog-spare".into())
+            .spawn(move || Spare::create(path, len))
+            .ok();
+    }
+
+    /// Takes the prepared spare, or makes one now.
+    fn take_spare(&self, w: &mut Writer) -> Result<Spare> {
+        if let Some(handle) = w.spare.take() {
+            if let Ok(Ok(spare)) = handle.join() {
+                return Ok(spare);
+            }
+            // A failed background attempt (say, a full disk) is retried once here, so the
+            // error the caller sees is current.
+        }
+        Spare::create(self.dir.join(dir::SPARE_NAME), self.options.segment_size)
+    }
+
+    /// Starts a new active segment at `w.next_lsn` and seals the current one in memory.
+    pub(crate) fn rotate(&self, w: &mut Writer) -> Result<()> {
+        let spare = self.take_spare(w)?;
+        let durable = self.durable_lsn.load(Ordering::Acquire);
+        let segment =
+            Arc::new(spare.install(&self.dir, w.next_lsn, durable, self.options.durability)?);
+        // Publish the new segment before sealing the old one: a reader that sees the seal
+        // must find the next segment.
+        self.segments
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Arc::clone(&segment));
+        let old = std::mem::replace(&mut w.active, segment);
+        old.seal();
+        w.unsynced.push(old);
+        w.dir_dirty = true;
+        w.offset = format::RECORDS_START;
+        w.seed = w.active.seed();
+        self.counters.rotations.fetch_add(1, Ordering::Relaxed);
+        self.prepare_spare(w);
+        Ok(())
+    }
+
+    fn truncate_back_locked(&self, w: &mut Writer, lsn: Lsn) -> Result<()> {
+        let durability = self.options.durability;
+        let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        let k = segments
+            .partition_point(|s| s.base_lsn() <= lsn)
+            .saturating_sub(1);
+        let keep_k = segments.get(k).is_some_and(|s| s.base_lsn() < lsn);
+        let first_removed = if keep_k { k + 1 } else { k };
+        // Newest first: a crash in between leaves a shorter log that is still a prefix.
+        let removed: Vec<Arc<Segment>> = segments.drain(first_removed..).collect();
+        for segment in removed.iter().rev() {
+            std::fs::remove_file(&segment.path)
+                .map_err(io_error("remove segment", &segment.path))?;
+        }
+        if !removed.is_empty() {
+            sys::fsync_dir(&self.dir)?;
+        }
+        let durable = self.durable_lsn.load(Ordering::Acquire).min(lsn);
+        self.durable_lsn.store(durable, Ordering::Release);
+        if keep_k {
+            let segment = segments.get(k).cloned().expect("k is in range");
+            let pos = read::locate(&segment, lsn)?;
+            cut_segment(&segment, lsn, pos.offset, durable, durability)?;
+            segment.cut(pos.offset, lsn);
+        }
+        w.unsynced
+            .retain(|s| segments.iter().any(|t| Arc::ptr_eq(s, t)) && s.base_lsn() < lsn);
+        // Everything left is durable now (cut_segment synced the kept segment, and older
+        // sealed segments are synced here).
+        for s in std::mem::take(&mut w.unsynced) {
+            s.sync(durability)?;
+        }
+        let spare = self.take_spare(w)?;
+        let segment = Arc::new(spare.install(&self.dir, lsn, durable, durability)?);
+        sys::fsync_dir(&self.dir)?;
+        segments.push(Arc::clone(&segment));
+        if segments.len() == 1 {
+            self.first_lsn.store(lsn, Ordering::Release);
+        }
+        drop(segments);
+        w.active = segment;
+        w.offset = format::RECORDS_START;
+        w.seed = w.active.seed();
+        w.epoch = epoch();
+        w.next_lsn = lsn;
+        w.dir_dirty = false;
+        self.next_lsn.store(lsn, Ordering::Release);
+        self.prepare_spare(w);
+        Ok(())
+    }
+}
+
+/// Makes the on-disk end of `segment` be `lsn` at `end`: first lowers its durable mark,
+/// then writes index and trailer, each synced (the mark first, or a crash in between could
+/// leave a trailer ending below a persisted mark, which recovery refuses as corruption).
+fn cut_segment(
+    segment: &Segment,
+    lsn: Lsn,
+    end: u64,
+    durable: Lsn,
+    durability: Durability,
+) -> Result<()> {
+    let _ = durability;
+    let path = &segment.path;
+    let file = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io_error("open segment", path))?;
+    let seed = segment.seed();
+    for (i, at) in format::DURABLE_SLOT_OFFSETS.iter().enumerate() {
+        let slot = format::encode_durable_slot(seed, durable, u64::MAX - 1 + i as u64);
+        file.write_all_at(&slot, *at)
+            .map_err(io_error("write durable mark", path))?;
+    }
+    file.sync_data().map_err(io_error("fdatasync", path))?;
+    let points: Vec<IndexPoint> = segment
+        .index_points()
+        .into_iter()
+        .filter(|p| p.offset < end)
+        .collect();
+    write_trailer(&file, path, &segment.meta, &points, lsn, end)?;
+    file.sync_data().map_err(io_error("fdatasync", path))
+}
+
+fn write_trailer(
+    file: &File,
+    path: &Path,
+    meta: &SegmentMeta,
+    points: &[IndexPoint],
+    next_lsn: Lsn,
+    end: u64,
+) -> Result<()> {
+    let seed = meta.seed();
+    let mut buf = vec![0u8; points.len() * format::INDEX_ENTRY_LEN];
+    let index_crc = format::encode_index(points, seed, &mut buf);
+    file.write_all_at(&buf, format::records_end(meta.segment_len))
+        .map_err(io_error("write index", path))?;
+    let trailer = format::TrailerMeta {
+        next_lsn,
+        records_end: end,
+        index_count: u32::try_from(points.len()).expect("index capacity fits in u32"),
+        index_crc,
+    };
+    file.write_all_at(
+        &format::encode_trailer(seed, &trailer),
+        format::trailer_offset(meta.segment_len),
+    )
+    .map_err(io_error("write trailer", path))
+}
+
+/// Reads what planning needs of one segment file.
+fn probe(path: &Path, name_lsn: Lsn) -> Result<Probe> {
+    let file = File::open(path).map_err(io_error("open segment", path))?;
+    let file_len = file
+        .metadata()
+        .map_err(io_error("stat segment", path))?
+        .len();
+    let header_len = file_len.min(format::PAGE_LEN);
+    let mut header_page = vec![0u8; usize::try_from(header_len).unwrap_or(0)];
+    file.read_exact_at(&mut header_page, 0)
+        .map_err(io_error("read segment header", path))?;
+    let mut trailer = Vec::new();
+    if let Ok(meta) = format::decode_segment_header(&header_page) {
+        let at = format::trailer_offset(meta.segment_len);
+        if file_len >= meta.segment_len {
+            trailer = vec![0u8; format::TRAILER_LEN];
+            file.read_exact_at(&mut trailer, at)
+                .map_err(io_error("read segment trailer", path))?;
+        }
+    }
+    Ok(Probe {
+        path: path.to_path_buf(),
+        name_lsn,
+        file_len,
+        header_page,
+        trailer,
+    })
+}
+
+/// Reads a whole segment file with `pread` (a media error is an `Error`, never a SIGBUS).
+fn read_image(probes: &[Probe], i: usize) -> Result<Vec<u8>> {
+    let probe = &probes[i];
+    let path = &probe.path;
+    let file = File::open(path).map_err(io_error("open segment", path))?;
+    let len = usize::try_from(probe.file_len).map_err(|_| Error::Corrupt {
+        segment: path.clone(),
+        offset: 0,
+        reason: CorruptReason::SegmentTooShort {
+            expected: 0,
+            found: probe.file_len,
+        },
+    })?;
+    let mut image = vec![0u8; len];
+    file.read_exact_at(&mut image, 0)
+        .map_err(io_error("read segment", path))?;
+    Ok(image)
+}
+
+/// Applies a recovery plan: removes segments after the cut, rewrites lost trailers, zeroes
+/// and syncs the torn tail, and records the durable mark. Returns segments repaired.
+fn apply(dir: &Path, probes: &[Probe], plan: &Plan, durability: Durability) -> Result<usize> {
+    let _ = durability;
+    for &i in plan.delete.iter().rev() {
+        let path = &probes[i].path;
+        std::fs::remove_file(path).map_err(io_error("remove segment", path))?;
+    }
+    if !plan.delete.is_empty() {
+        sys::fsync_dir(dir)?;
+    }
+    let mut repaired = 0;
+    for (i, meta, what) in &plan.keep {
+        let path = &probes[*i].path;
+        match what {
+            SegmentPlan::Sealed(t) => {
+                // Sealed after the last persisted mark: its tail may still sit in the page
+                // cache of a writer that died. Make it durable before exposing it.
+                if t.next_lsn > plan.durable_mark {
+                    let file = File::open(path).map_err(io_error("open segment", path))?;
+                    file.sync_data().map_err(io_error("fdatasync", path))?;
+                }
+            }
+            SegmentPlan::Repair(scan) => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_error("open segment", path))?;
+                write_trailer(&file, path, meta, &scan.index, scan.next_lsn, scan.end)?;
+                file.sync_data().map_err(io_error("fdatasync", path))?;
+                repaired += 1;
+            }
+            SegmentPlan::Active {
+                scan,
+                zero_end,
+                had_trailer,
+            } => {
+                let file = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_error("open segment", path))?;
+                zero_range(&file, path, scan.end, *zero_end)?;
+                if *had_trailer {
+                    zero_range(
+                        &file,
+                        path,
+                        format::records_end(meta.segment_len),
+                        meta.segment_len,
+                    )?;
+                }
+                // The kept records first, the mark after: a mark must never reach the
+                // disk before the records it vouches for.
+                file.sync_data().map_err(io_error("fdatasync", path))?;
+                for (k, at) in format::DURABLE_SLOT_OFFSETS.iter().enumerate() {
+                    let slot = format::encode_durable_slot(meta.seed(), scan.next_lsn, k as u64);
+                    file.write_all_at(&slot, *at)
+                        .map_err(io_error("write durable mark", path))?;
+                }
+                file.sync_data().map_err(io_error("fdatasync", path))?;
+            }
+        }
+    }
+    Ok(repaired)
+}
+
+fn zero_range(file: &File, path: &Path, from: u64, to: u64) -> Result<()> {
+    const CHUNK: u64 = 1 << 20;
+    let zeros = vec![0u8; CHUNK as usize];
+    let mut at = from;
+    while at < to {
+        let n = (to - at).min(CHUNK);
+        file.write_all_at(&zeros[..n as usize], at)
+            .map_err(io_error("zero torn tail", path))?;
+        at += n;
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `Record`, `Iter`: reading records in place from the mapping.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::format::{self, RECORDS_START};
+use crate::log::Inner;
+use crate::segment::Segment;
+use crate::Lsn;
+
+/// One record: its LSN and its payload, a slice of the mapped segment (never a copy).
+///
+/// A `Record` keeps its segment mapped, so the payload stays valid as long as the record
+/// lives, even if `truncate_front` deletes the file meanwhile.
+#[derive(Clone)]
+pub struct Record {
+    segment: Arc<Segment>,
+    lsn: Lsn,
+    payload_offset: u64,
+    len: usize,
+}
+
+impl Record {
+    /// The record's log sequence number.
+    pub fn lsn(&self) -> Lsn {
+        self.lsn
+    }
+
+    /// The payload: a slice of the mapping, checksum-verified when the record was read.
+    pub fn payload(&self) -> &[u8] {
+        self.segment.record_bytes(self.payload_offset, self.len)
+    }
+}
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("lsn", &self.lsn)
+            .field("len", &self.len)
+            .finish()
+    }
+}
+
+/// An iterator over committed records, checking each checksum.
+///
+/// It follows the log as it grows: after it returns `None`, a later `next` returns records
+/// appended since. After an error it returns `None`.
+pub struct Iter {
+    log: Arc<Inner>,
+    segment: Option<Arc<Segment>>,
+    offset: u64,
+    seed: u32,
+    lsn: Lsn,
+    pending_error: Option<Error>,
+    failed: bool,
+}
+
+/// Where a record starts in its segment, and the chain seed its checksum starts from.
+pub(crate) struct Position {
+    pub(crate) offset: u64,
+    pub(crate) seed: u32,
+}
+
+fn corrupt(segment: &Segment, defect: format::Defect) -> Error {
+    Error::Corrupt {
+        segment: segment.path.clone(),
+        offset: defect.offset + RECORDS_START,
+        reason: defect.reason,
+    }
+}
+
+/// Finds the record `lsn` in `segment` (`lsn` may be its `next_lsn`: the end position),
+/// through the sparse index, then by walking record headers. A walk takes at most
+/// `committed_len / RECORD_HEADER_LEN` steps.
+pub(crate) fn locate(segment: &Segment, lsn: Lsn) -> Result<Position> {
+    let window = segment.committed();
+    let (mut offset, mut cur, mut seed) = match segment.index_floor(lsn) {
+        Some(p) => (p.offset, p.lsn, p.seed),
+        None => (RECORDS_START, segment.base_lsn(), segment.seed()),
+    };
+    let end = RECORDS_START + window.len() as u64;
+    while cur < lsn {
+        let rel = offset - RECORDS_START;
+        let rec = format::decode_record(window, rel, end - RECORDS_START, seed, cur)
+            .map_err(|d| corrupt(segment, d))?;
+        offset += rec.footprint();
+        seed = rec.crc;
+        if rec.kind == format::KIND_DATA {
+            cur += 1;
+        }
+    }
+    // Padding before the record itself is skipped by the reader.
+    Ok(Position { offset, seed })
+}
+
+impl Iter {
+    pub(crate) fn new(log: Arc<Inner>, lsn: Lsn, pending_error: Option<Error>) -> Iter {
+        Iter {
+            log,
+            segment: None,
+            offset: 0,
+            seed: 0,
+            lsn,
+            pending_error,
+            failed: false,
+        }
+    }
+
+    /// Positions the iterator in the segment that holds `self.lsn`. `Ok(false)` when no
+    /// segment holds it yet.
+    fn position(&mut self) -> Result<bool> {
+        let Some(segment) = self.log.segment_for(self.lsn) else {
+            return Ok(false);
+        };
+        if segment.is_sealed() && segment.next_lsn() <= self.lsn {
+            return Ok(false);
+        }
+        let pos = if self.lsn == segment.base_lsn() {
+            Position {
+                offset: RECORDS_START,
+                seed: segment.seed(),
+            }
+        } else {
+            locate(&segment, self.lsn)?
+        };
+        self.offset = pos.offset;
+        self.seed = pos.seed;
+        self.segment = Some(segment);
+        Ok(true)
+    }
+
+    fn step(&mut self) -> Result<Option<Record>> {
+        loop {
+            if self.segment.is_none() && !self.position()? {
+                return Ok(None);
+            }
+            let Some(segment) = self.segment.clone() else {
+                return Ok(None);
+            };
+            let sealed = segment.is_sealed();
+            let window = segment.committed();
+            let end = RECORDS_START + window.len() as u64;
+            if self.offset < end {
+                let rel = self.offset - RECORDS_START;
+                let rec =
+                    format::decode_record(window, rel, end - RECORDS_START, self.seed, self.lsn)
+                        .map_err(|d| corrupt(&segment, d))?;
+                let at = self.offset;
+                self.offset += rec.footprint();
+                self.seed = rec.crc;
+                if rec.kind != format::KIND_DATA {
+                    continue;
+                }
+                let lsn = self.lsn;
+                self.lsn += 1;
+                return Ok(Some(Record {
+                    segment,
+                    lsn,
+                    payload_offset: at + format::RECORD_HEADER_LEN as u64,
+                    len: usize::try_from(rec.len).expect("record lengths fit in usize"),
+                }));
+            }
+            if !sealed {
+                return Ok(None);
+            }
+            // The segment is finished: continue in the one that starts at our LSN.
+            self.segment = None;
+        }
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<Record>;
+
+    fn next(&mut self) -> Option<Result<Record>> {
+        if let Some(e) = self.pending_error.take() {
+            self.failed = true;
+            return Some(Err(e));
+        }
+        if self.failed {
+            return None;
+        }
+        match self.step() {
+            Ok(Some(record)) => Some(Ok(record)),
+            Ok(None) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! Recovery: first a plan (pure: which prefix is valid, where to cut), then a small
+//! function in `log.rs` applies it.
+//!
+//! The rules, in order:
+//!
+//! 1. Every segment file must have a valid header whose base LSN matches its name, and be
+//!    at least as long as the header says; the segments must continue each other.
+//! 2. A sealed segment (valid trailer) is trusted without reading its records under
+//!    `Recovery::Strict` (open time does not grow with the log); under
+//!    `Recovery::TruncateAtCorruption` every record of it is checked.
+//! 3. A segment without a trailer is scanned: the valid prefix is the longest run of
+//!    records that decode (kind, length, chained checksum, LSN) with every atomic batch
+//!    complete. If it is not the last segment and its prefix reaches the next segment's
+//!    base, only its trailer was lost: it is repaired. Otherwise the log ends there and
+//!    later segments are removed.
+//! 4. The durable mark `D` is the largest valid durable slot of any segment. Ending the
+//!    log below `D` would lose acknowledged-durable records: that is corruption
+//!    (`Error::Corrupt` under `Strict`). Ending it at or above `D` is a torn tail, cut and
+//!    zeroed, never an error.
+//!
+//! A bad record followed by valid records is *not* by itself corruption: a power loss can
+//! persist unsynced pages out of order, leaving exactly that pattern beyond `D`.
+#![deny(clippy::indexing_slicing)]
+
+use std::path::PathBuf;
+
+use crate::error::{CorruptReason, Error, Result};
+use crate::format::{self, Defect, IndexPoint, SegmentMeta, TrailerMeta};
+use crate::options::Recovery;
+use crate::Lsn;
+
+/// What open read of one segment file before planning: its name, length, header page and
+/// trailer bytes.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// The file.
+    pub path: PathBuf,
+    /// The first LSN its name says.
+    pub name_lsn: Lsn,
+    /// The file's length.
+    pub file_len: u64,
+    /// The first `PAGE_LEN` bytes (fewer if the file is shorter).
+    pub header_page: Vec<u8>,
+    /// `TRAILER_LEN` bytes at the trailer offset the header implies (empty if unreadable).
+    pub trailer: Vec<u8>,
+}
+
+/// The valid prefix of one scanned segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    /// Offset after the last kept record.
+    pub end: u64,
+    /// LSN after the last kept record.
+    pub next_lsn: Lsn,
+    /// The chain seed for the record after the last kept one.
+    pub seed: u32,
+    /// Index points of the kept records.
+    pub index: Vec<IndexPoint>,
+    /// Why the scan stopped, if not at the end of the record area.
+    pub defect: Option<Defect>,
+}
+
+/// What to do with one kept segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegmentPlan {
+    /// Sealed: trust the trailer.
+    Sealed(TrailerMeta),
+    /// Complete but the trailer was lost: write it from the scan.
+    Repair(Scan),
+    /// The log's last segment, open for appends: cut after the scan's prefix and zero
+    /// `[scan.end, zero_end)`; if `had_trailer`, clear the trailer too.
+    Active {
+        /// The valid prefix.
+        scan: Scan,
+        /// End of the non-zero bytes after the prefix.
+        zero_end: u64,
+        /// The segment was sealed and is being reopened for appends (a cut inside it).
+        had_trailer: bool,
+    },
+}
+
+/// The plan: which segments to keep and how, which to delete, what was found.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Kept segments in LSN order: probe index, header, what to do.
+    pub keep: Vec<(usize, SegmentMeta, SegmentPlan)>,
+    /// Probe indexes of segments to delete (everything after the cut).
+    pub delete: Vec<usize>,
+    /// The first LSN of the log.
+    pub first_lsn: Lsn,
+    /// The LSN after the last kept record.
+    pub next_lsn: Lsn,
+    /// The largest persisted durable mark found.
+    pub durable_mark: Lsn,
+    /// Non-zero bytes after the valid prefix of the active segment (cut and zeroed).
+    pub torn_bytes: u64,
+    /// Corruption found and dropped (only under `TruncateAtCorruption`).
+    pub corruption: Option<(PathBuf, Defect)>,
+}
+
+/// Checks a probe's header: decodes it, matches it against the name and the file length.
+pub fn check_header(probe: &Probe) -> Result<SegmentMeta, Defect> {
+    let meta = format::decode_segment_header(&probe.header_page)?;
+    if meta.base_lsn != probe.name_lsn {
+        return Err(Defect {
+            offset: 24,
+            reason: CorruptReason::BadHeaderField {
+                field: "base_lsn",
+                expected: probe.name_lsn,
+                found: meta.base_lsn,
+            },
+        });
+    }
+    if probe.file_len < meta.segment_len {
+        return Err(Defect {
+            offset: probe.file_len,
+            reason: CorruptReason::SegmentTooShort {
+                expected: meta.segment_len,
+                found: probe.file_len,
+            },
+        });
+    }
+    Ok(meta)
+}
+
+/// Scans the records of a segment image from the first record up to `area_end`.
+///
+/// Takes at most `(area_end - RECORDS_START) / RECORD_HEADER_LEN` steps: every step
+/// advances by at least one header.
+pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64) -> Scan {
+    let mut offset = format::RECORDS_START;
+    let mut lsn = meta.base_lsn;
+    let mut seed = meta.seed();
+    let mut index: Vec<IndexPoint> = Vec::new();
+    // The state after the last complete record or batch.
+    let mut kept = (offset, lsn, seed, 0usize);
+    // Records of the current batch still expected.
+    let mut pending: u16 = 0;
+    let mut defect = None;
+    while offset < area_end {
+        let rec = match format::decode_record(image, offset, area_end, seed, lsn) {
+            Ok(rec) => rec,
+            Err(d) => {
+                defect = Some(d);
+                break;
+            }
+        };
+        if pending > 0 && (rec.kind != format::KIND_DATA || rec.batch_left != pending - 1) {
+            defect = Some(Defect {
+                offset: offset + 20,
+                reason: CorruptReason::BatchBroken {
+                    expected: u64::from(pending - 1),
+                    found: u64::from(rec.batch_left),
+                },
+            });
+            break;
+        }
+        if rec.kind == format::KIND_PADDING && rec.batch_left != 0 {
+            defect = Some(Defect {
+                offset: offset + 20,
+                reason: CorruptReason::BatchBroken {
+                    expected: 0,
+                    found: u64::from(rec.batch_left),
+                },
+            });
+            break;
+        }
+        let stride = |o: u64| (o - format::RECORDS_START) / format::INDEX_STRIDE;
+        if index
+            .last()
+            .is_none_or(|p| stride(p.offset) < stride(offset))
+        {
+            index.push(IndexPoint { lsn, offset, seed });
+        }
+        offset += rec.footprint();
+        seed = rec.crc;
+        if rec.kind == format::KIND_DATA {
+            lsn += 1;
+        }
+        pending = rec.batch_left;
+        if pending == 0 {
+            kept = (offset, lsn, seed, index.len());
+        }
+    }
+    if pending > 0 && defect.is_none() {
+        defect = Some(Defect {
+            offset,
+            reason: CorruptReason::BatchBroken {
+                expected: u64::from(pending),
+                found: 0,
+            },
+        });
+    }
+    let (end, next_lsn, seed, index_len) = kept;
+    index.truncate(index_len);
+    Scan {
+        end,
+        next_lsn,
+        seed,
+        index,
+        defect,
+    }
+}
+
+/// The end of the non-zero bytes of `image` in `[from, to)` (`from` if all are zero).
+pub fn nonzero_end(image: &[u8], from: u64, to: u64) -> u64 {
+    let (Ok(start), Ok(end)) = (
+        usize::try_from(from),
+        usize::try_from(to.min(image.len() as u64)),
+    ) else {
+        return from;
+    };
+    let Some(bytes) = image.get(start..end) else {
+        return from;
+    };
+    // Whole 4 KiB blocks first (the common case is a long run of zeros), then bytes.
+    let mut last_nonzero_block = None;
+    for (i, block) in bytes.chunks(4096).enumerate().rev() {
+        if block.iter().any(|&b| b != 0) {
+            last_nonzero_block = Some((i, block));
+            break;
+        }
+    }
+    match last_nonzero_block {
+        None => from,
+        Some((i, block)) => {
+            let within = block.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+            from + (i * 4096 + within) as u64
+        }
+    }
+}
+
+fn corrupt(probe: &Probe, defect: Defect) -> Error {
+    Error::Corrupt {
+        segment: probe.path.clone(),
+        offset: defect.offset,
+        reason: defect.reason,
+    }
+}
+
+/// Computes the recovery plan. `read_image(i)` returns the whole file of probe `i`; it is
+/// called only for segments that must be scanned.
+pub fn plan(
+    probes: &[Probe],
+    mode: Recovery,
+    mut read_image: impl FnMut(usize) -> Result<Vec<u8>>,
+) -> Result<Plan> {
+    let strict = mode == Recovery::Strict;
+    let mut result = Plan {
+        keep: Vec::new(),
+        delete: Vec::new(),
+        first_lsn: probes.first().map_or(0, |p| p.name_lsn),
+        next_lsn: probes.first().map_or(0, |p| p.name_lsn),
+        durable_mark: 0,
+        torn_bytes: 0,
+        corruption: None,
+    };
+
+    // Headers, and the durable mark over every segment with a valid header.
+    let mut metas = Vec::with_capacity(probes.len());
+    for probe in probes {
+        match check_header(probe) {
+            Ok(meta) => {
+                if let Some((mark, _)) = format::durable_mark(&probe.header_page, meta.seed()) {
+                    result.durable_mark = result.durable_mark.max(mark);
+                }
+                metas.push(meta);
+            }
+            Err(defect) if strict => return Err(corrupt(probe, defect)),
+            Err(defect) => {
+                result.corruption = Some((probe.path.clone(), defect));
+                break;
+            }
+        }
+    }
+
+    let mut expected = result.first_lsn;
+    // Where the log ends: (probe index, offset) of the cut, for the error message.
+    let mut cut: Option<(usize, Defect)> = None;
+    let mut i = 0;
+    while let Some((probe, meta)) = probes.get(i).zip(metas.get(i)) {
+        if meta.base_lsn != expected {
+            let defect = Defect {
+                offset: 0,
+                reason: CorruptReason::MissingSegment {
+                    expected,
+                    found: meta.base_lsn,
+                },
+            };
+            if strict {
+                return Err(corrupt(probe, defect));
+            }
+            result.corruption = Some((probe.path.clone(), defect));
+            break;
+        }
+        let next_base = metas.get(i + 1).map(|m| m.base_lsn);
+        let trailer =
+            format::decode_trailer(&probe.trailer, meta.seed(), meta.segment_len, meta.base_lsn);
+        let trailer = match trailer {
+            Ok(t) => t,
+            Err(defect) if strict => return Err(corrupt(probe, defect)),
+            Err(defect) => {
+                result.corruption = Some((probe.path.clone(), defect));
+                None
+            }
+        };
+        if let (Some(t), true) = (trailer, strict) {
+            result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
+            expected = t.next_lsn;
+            i += 1;
+            continue;
+        }
+        let image = read_image(i)?;
+        if let Some(t) = trailer {
+            // TruncateAtCorruption: check every record of the sealed segment.
+            let s = scan(&image, meta, t.records_end);
+            if s.end == t.records_end && s.next_lsn == t.next_lsn {
+                result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
+                expected = t.next_lsn;
+                i += 1;
+                continue;
+            }
+            let defect = s.defect.clone().unwrap_or(Defect {
+                offset: s.end,
+                reason: CorruptReason::BadIndex,
+            });
+            result.corruption = Some((probe.path.clone(), defect.clone()));
+            let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
+            result.torn_bytes = zero_end - s.end;
+            expected = s.next_lsn;
+            cut = Some((i, defect));
+            result.keep.push((
+                i,
+                *meta,
+                SegmentPlan::Active {
+                    scan: s,
+                    zero_end,
+                    had_trailer: true,
+                },
+            ));
+            break;
+        }
+        let s = scan(&image, meta, format::records_end(meta.segment_len));
+        if next_base == Some(s.next_lsn) {
+            expected = s.next_lsn;
+            result.keep.push((i, *meta, SegmentPlan::Repair(s)));
+            i += 1;
+            continue;
+        }
+        let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
+        result.torn_bytes = zero_end - s.end;
+        expected = s.next_lsn;
+        let defect = s.defect.clone().unwrap_or(Defect {
+            offset: s.end,
+            reason: CorruptReason::RecordLength { len: 0, max: 0 },
+        });
+        cut = Some((i, defect));
+        result.keep.push((
+            i,
+            *meta,
+            SegmentPlan::Active {
+                scan: s,
+                zero_end,
+                had_trailer: false,
+            },
+        ));
+        break;
+    }
+    let kept_until = result.keep.last().map_or(0, |(i, _, _)| i + 1);
+    result.delete = (kept_until..probes.len()).collect();
+    result.next_lsn = expected;
+
+    if result.next_lsn < result.durable_mark {
+        let (path, offset) = match &cut {
+            Some((i, d)) => (probes.get(*i).map(|p| p.path.clone()), d.offset),
+            None => (probes.get(kept_until).map(|p| p.path.clone()), 0),
+        };
+        let defect = Defect {
+            offset,
+            reason: CorruptReason::DurableRecordsLost {
+                lsn: result.next_lsn,
+                durable: result.durable_mark,
+            },
+        };
+        let path = path.unwrap_or_default();
+        if strict {
+            return Err(Error::Corrupt {
+                segment: path,
+                offset: defect.offset,
+                reason: defect.reason,
+            });
+        }
+        result.corruption.get_or_insert((path, defect));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing)]
+    use super::*;
+    use crate::format::{RecordFields, KIND_DATA, RECORD_HEADER_LEN};
+
+    const SEG: u64 = 64 * 1024;
+
+    struct Builder {
+        image: Vec<u8>,
+        meta: SegmentMeta,
+        offset: u64,
+        seed: u32,
+        lsn: Lsn,
+    }
+
+    impl Builder {
+        fn new(base: Lsn) -> Builder {
+            let meta = SegmentMeta {
+                segment_len: SEG,
+                base_lsn: base,
+                salt: 0x55 + base,
+                created_ms: 0,
+            };
+            let mut image = vec![0u8; SEG as usize];
+            image[..64].copy_from_slice(&format::encode_segment_header(&meta));
+            Builder {
+                image,
+                meta,
+                offset: format::RECORDS_START,
+                seed: meta.seed(),
+                lsn: base,
+            }
+        }
+        fn push(&mut self, payload: &[u8], batch_left: u16) -> u64 {
+            let fields = RecordFields {
+                lsn: self.lsn,
+                epoch: 1,
+                batch_left,
+                kind: KIND_DATA,
+            };
+            let h = format::encode_record_header(&fields, self.seed, payload);
+            let o = self.offset as usize;
+            self.image[o..o + RECORD_HEADER_LEN].copy_from_slice(&h);
+            self.image[o + RECORD_HEADER_LEN..o + RECORD_HEADER_LEN + payload.len()]
+                .copy_from_slice(payload);
+            self.seed = u32::from_le_bytes(h[..4].try_into().unwrap());
+            let at = self.offset;
+            self.offset += format::record_footprint(payload.len() as u64);
+            self.lsn += 1;
+            at
+        }
+        fn mark(&mut self, mark: Lsn) {
+            self.image[512..536].copy_from_slice(&format::encode_durable_slot(
+                self.meta.seed(),
+                mark,
+                1,
+            ));
+        }
+        fn seal(&mut self) {
+            let t = TrailerMeta {
+                next_lsn: self.lsn,
+                records_end: self.offset,
+                index_count: 0,
+                index_crc: crc32fast::Hasher::new_with_initial(self.meta.seed()).finalize(),
+            };
+            let at = format::trailer_offset(SEG) as usize;
+            self.image[at..at + 64].copy_from_slice(&format::encode_trailer(self.meta.seed(), &t));
+        }
+        fn probe(&self) -> Probe {
+            let at = format::trailer_offset(SEG) as usize;
+            Probe {
+                path: PathBuf::from(format!("{:020}.seg", self.meta.base_lsn)),
+                name_lsn: self.meta.base_lsn,
+                file_len: self.image.len() as u64,
+                header_page: self.image[..4096].to_vec(),
+                trailer: self.image[at..at + 64].to_vec(),
+            }
+        }
+    }
+
+    fn run(images: &[Vec<u8>], probes: &[Probe], mode: Recovery) -> Result<Plan> {
+        plan(probes, mode, |i| Ok(images[i].clone()))
+    }
+
+    #[test]
+    fn torn_tail_is_cut_not_corruption() {
+        let mut b = Builder::new(0);
+        b.push(b"one", 0);
+        b.push(b"two", 0);
+        let third = b.push(b"three", 0);
+        b.mark(2);
+        b.image[third as usize + RECORD_HEADER_LEN] ^= 1; // torn payload
+        let plan = run(&[b.image.clone()], &[b.probe()], Recovery::Strict).unwrap();
+        assert_eq!(plan.next_lsn, 2);
+        assert_eq!(plan.durable_mark, 2);
+        assert!(plan.torn_bytes > 0);
+        match &plan.keep[0].2 {
+            SegmentPlan::Active { scan, zero_end, .. } => {
+                assert_eq!(scan.end, third);
+                assert_eq!(*zero_end, third + RECORD_HEADER_LEN as u64 + 5);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn damage_below_the_durable_mark_is_corruption() {
+        let mut b = Builder::new(0);
+        b.push(b"one", 0);
+        let second = b.push(b"two", 0);
+        b.push(b"three", 0);
+        b.mark(3);
+        b.image[second as usize + RECORD_HEADER_LEN] ^= 1;
+        let err = run(&[b.image.clone()], &[b.probe()], Recovery::Strict).unwrap_err();
+        match err {
+            Error::Corrupt { offset, reason, .. } => {
+                assert_eq!(offset, second);
+                assert!(
+                    matches!(reason, CorruptReason::RecordChecksum { .. }),
+                    "{reason:?}"
+                );
+            }
+            other => panic!("{other}"),
+        }
+        // The explicit opt-in keeps the prefix and reports.
+        let plan = run(
+            &[b.image.clone()],
+            &[b.probe()],
+            Recovery::TruncateAtCorruption,
+        )
+        .unwrap();
+        assert_eq!(plan.next_lsn, 1);
+        assert!(plan.corruption.is_some());
+    }
+
+    #[test]
+    fn incomplete_batch_is_cut_at_its_start() {
+        let mut b = Builder::new(10);
+        b.push(b"single", 0);
+        let batch = b.push(b"b0", 2);
+        b.push(b"b1", 1);
+        // b2 missing: the batch never completed.
+        let plan = run(&[b.image.clone()], &[b.probe()], Recovery::Strict).unwrap();
+        assert_eq!(plan.next_lsn, 11);
+        match &plan.keep[0].2 {
+            SegmentPlan::Active { scan, .. } => {
+                assert_eq!(scan.end, batch);
+                assert!(matches!(
+                    scan.defect.as_ref().unwrap().reason,
+                    CorruptReason::BadRecordKind { found: 0 }
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+        b.push(b"b2", 0);
+        let plan = run(&[b.image.clone()], &[b.probe()], Recovery::Strict).unwrap();
+        assert_eq!(plan.next_lsn, 14);
+    }
+
+    #[test]
+    fn sealed_segments_are_trusted_and_continue() {
+        let mut a = Builder::new(0);
+        a.push(b"a", 0);
+        a.push(b"b", 0);
+        a.seal();
+        let mut b = Builder::new(2);
+        b.push(b"c", 0);
+        let images = [a.image.clone(), b.image.clone()];
+        let mut reads = vec![];
+        let plan = plan(&[a.probe(), b.probe()], Recovery::Strict, |i| {
+            reads.push(i);
+            Ok(images[i].clone())
+        })
+        .unwrap();
+        assert_eq!(reads, vec![1], "a sealed segment is not read at open");
+        assert_eq!(plan.next_lsn, 3);
+        assert!(matches!(plan.keep[0].2, SegmentPlan::Sealed(_)));
+    }
+
+    #[test]
+    fn lost_trailer_is_repaired_and_a_gap_is_corruption() {
+        let mut a = Builder::new(0);
+        a.push(b"a", 0);
+        let mut b = Builder::new(1);
+        b.push(b"b", 0);
+        let plan = run(
+            &[a.image.clone(), b.image.clone()],
+            &[a.probe(), b.probe()],
+            Recovery::Strict,
+        )
+        .unwrap();
+        assert!(matches!(plan.keep[0].2, SegmentPlan::Repair(_)));
+        assert_eq!(plan.next_lsn, 2);
+
+        let mut c = Builder::new(5);
+        c.push(b"c", 0);
+        a.seal();
+        let err = run(
+            &[a.image.clone(), c.image.clone()],
+            &[a.probe(), c.probe()],
+            Recovery::Strict,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Corrupt {
+                    reason: CorruptReason::MissingSegment {
+                        expected: 1,
+                        found: 5
+                    },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unsealed_middle_segment_cuts_the_log_and_deletes_the_rest() {
+        let mut a = Builder::new(0);
+        a.push(b"a", 0);
+        let torn = a.push(b"b", 0);
+        a.image[torn as usize] ^= 0xff;
+        let mut b = Builder::new(2);
+        b.push(b"c", 0);
+        let plan = run(
+            &[a.image.clone(), b.image.clone()],
+            &[a.probe(), b.probe()],
+            Recovery::Strict,
+        )
+        .unwrap();
+        assert_eq!(plan.next_lsn, 1);
+        assert_eq!(plan.delete, vec![1]);
+        // But not if a later segment says those records were durable.
+        b.mark(3);
+        let err = run(
+            &[a.image.clone(), b.image.clone()],
+            &[a.probe(), b.probe()],
+            Recovery::Strict,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::Corrupt {
+                    reason: CorruptReason::DurableRecordsLost { lsn: 1, durable: 3 },
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        let b = Builder::new(7);
+        let mut probe = b.probe();
+        probe.name_lsn = 8;
+        assert!(matches!(
+            check_header(&probe).unwrap_err().reason,
+            CorruptReason::BadHeaderField {
+                field: "base_lsn",
+                ..
+            }
+        ));
+        let mut probe = b.probe();
+        probe.file_len = SEG / 2;
+        assert!(matches!(
+            check_header(&probe).unwrap_err().reason,
+            CorruptReason::SegmentTooShort { .. }
+        ));
+        let mut probe = b.probe();
+        probe.header_page = vec![];
+        assert!(check_header(&probe).is_err());
+        let err = run(&[vec![]], &[probe.clone()], Recovery::Strict).unwrap_err();
+        assert!(matches!(err, Error::Corrupt { .. }));
+        let plan = run(&[vec![]], &[probe], Recovery::TruncateAtCorruption).unwrap();
+        assert_eq!(plan.delete, vec![0]);
+        assert_eq!(plan.next_lsn, 7);
+    }
+
+    #[test]
+    fn nonzero_end_finds_the_last_byte() {
+        let mut v = vec![0u8; 20000];
+        assert_eq!(nonzero_end(&v, 100, 20000), 100);
+        v[12345] = 1;
+        assert_eq!(nonzero_end(&v, 100, 20000), 12346);
+        assert_eq!(nonzero_end(&v, 100, 12000), 100);
+        assert_eq!(nonzero_end(&v, 100, 99999), 12346);
+    }
+}

@@ -1,0 +1,488 @@
+//! One segment file: create, preallocate, map, write, seal; an `Arc`-owned mapping.
+//!
+//! This module and `sys/` are the only places with `unsafe`. The invariants the unsafe
+//! blocks rely on are kept here:
+//!
+//! 1. A mapping is never longer than its file, and segment files are never shrunk (mmlog
+//!    deletes whole files, which keeps an existing mapping valid), so no access faults
+//!    with SIGBUS for lack of a page.
+//! 2. Bytes in `[RECORDS_START, committed_end)` are never written again through this
+//!    mapping once `committed_end` has been published past them (writes beyond it, to the
+//!    header page and to the index and trailer regions, never overlap it). Shared slices
+//!    handed to readers cover only that range.
+//! 3. Writes happen only under the log's writer lock, so two writes never race, and the
+//!    exclusive window of a `Reservation` lies beyond `committed_end`.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::RwLock;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::error::{io_error, Error, Result};
+use crate::format::{self, IndexPoint, SegmentMeta};
+use crate::options::Durability;
+use crate::{sys, Lsn};
+
+/// A mapped segment file. Shared by the writer, readers and `Record`s through `Arc`.
+pub(crate) struct Segment {
+    pub(crate) path: PathBuf,
+    file: File,
+    map: MmapRaw,
+    pub(crate) meta: SegmentMeta,
+    /// Offset after the last committed record: readers may read below it.
+    committed_end: AtomicU64,
+    /// LSN after the last committed record of this segment.
+    next_lsn: AtomicU64,
+    /// Offset below which the bytes are durable.
+    synced_end: AtomicU64,
+    /// The segment has a trailer (in memory at least): `committed_end` is final.
+    sealed: AtomicBool,
+    /// The sparse index: loaded lazily for segments sealed on disk.
+    index: RwLock<Option<Vec<IndexPoint>>>,
+}
+
+/// A preallocated, mapped file under a temporary name, ready to become the next segment.
+pub(crate) struct Spare {
+    path: PathBuf,
+    file: File,
+    map: MmapRaw,
+    len: u64,
+}
+
+impl Spare {
+    /// Creates `path` (replacing any leftover), preallocates `len` bytes and maps it.
+    pub(crate) fn create(path: PathBuf, len: u64) -> Result<Spare> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_error("create segment", &path))?;
+        if let Err(e) = sys::preallocate(&file, len, &path) {
+            // Leave no half-made file behind; the error is what matters.
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        let map = MmapOptions::new()
+            .len(map_len(len)?)
+            .map_raw(&file)
+            .map_err(io_error("mmap", &path))?;
+        Ok(Spare {
+            path,
+            file,
+            map,
+            len,
+        })
+    }
+
+    /// Turns the spare into segment `base_lsn` of `dir`: writes the header and the initial
+    /// durable mark, syncs them, then renames the file to its segment name.
+    ///
+    /// The caller must fsync the directory before any record of the new segment is
+    /// acknowledged durable (the rename is not durable until then).
+    pub(crate) fn install(
+        self,
+        dir: &Path,
+        base_lsn: Lsn,
+        durable_mark: Lsn,
+        durability: Durability,
+    ) -> Result<Segment> {
+        let meta = SegmentMeta {
+            segment_len: self.len,
+            base_lsn,
+            salt: sys::random_u64(),
+            created_ms: sys::now_ms(),
+        };
+        let segment = Segment {
+            path: self.path,
+            file: self.file,
+            map: self.map,
+            meta,
+            committed_end: AtomicU64::new(format::RECORDS_START),
+            next_lsn: AtomicU64::new(base_lsn),
+            synced_end: AtomicU64::new(format::RECORDS_START),
+            sealed: AtomicBool::new(false),
+            index: RwLock::new(Some(Vec::new())),
+        };
+        segment.write(0, &format::encode_segment_header(&meta));
+        segment.write_durable_slot(durable_mark, 0);
+        // The header must be durable before the file gets its segment name: a named
+        // segment with a bad header is corruption, never a torn write.
+        segment.sync_range(0, format::PAGE_LEN, durability)?;
+        let final_path = crate::dir::segment_path(dir, base_lsn);
+        std::fs::rename(&segment.path, &final_path)
+            .map_err(io_error("rename segment", &final_path))?;
+        Ok(Segment {
+            path: final_path,
+            ..segment
+        })
+    }
+}
+
+fn map_len(len: u64) -> Result<usize> {
+    usize::try_from(len)
+        .map_err(|_| Error::InvalidOptions(format!("segment length {len} does not fit in memory")))
+}
+
+impl crate::log::Writer {
+    /// The payload window of a reservation of `len` bytes at the writer's position.
+    ///
+    /// Taking `&self` of the writer (only reachable through its lock) proves that no
+    /// exclusive window exists while the shared one lives.
+    pub(crate) fn payload_window(&self, len: usize) -> &[u8] {
+        let (ptr, len) = self.active.window_range(self.offset, len);
+        // SAFETY: (1) the range lies inside the record area of the mapping (asserted by
+        // `window_range`); (2) it is at or beyond `committed_end`, so no reader holds a
+        // slice of it, and only the writer (whose lock we hold through `&self`) writes
+        // there; an exclusive window needs `&mut self`, which cannot coexist with this
+        // borrow.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// The exclusive payload window of a reservation of `len` bytes at the writer's
+    /// position: `&mut self` (only reachable through the writer lock) makes it exclusive.
+    pub(crate) fn payload_window_mut(&mut self, len: usize) -> &mut [u8] {
+        let (ptr, len) = self.active.window_range(self.offset, len);
+        // SAFETY: (1) the range lies inside the record area of the mapping (asserted by
+        // `window_range`); (2) it is at or beyond `committed_end`, so no reader holds a
+        // slice of it; (3) the slice borrows the writer mutably, so no other window of the
+        // writer's position exists while it lives, and nothing else writes there.
+        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    }
+}
+
+/// What recovery established about a segment that is being opened.
+pub(crate) struct Recovered {
+    pub(crate) meta: SegmentMeta,
+    pub(crate) committed_end: u64,
+    pub(crate) next_lsn: Lsn,
+    pub(crate) sealed: bool,
+    /// Known index points (a scanned segment), or `None` to load them lazily from disk.
+    pub(crate) index: Option<Vec<IndexPoint>>,
+}
+
+impl Segment {
+    /// Maps an existing segment file whose state recovery has established.
+    pub(crate) fn open(path: PathBuf, recovered: Recovered, writable: bool) -> Result<Segment> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(&path)
+            .map_err(io_error("open segment", &path))?;
+        let len = recovered.meta.segment_len;
+        let actual = file
+            .metadata()
+            .map_err(io_error("stat segment", &path))?
+            .len();
+        // Recovery checked this too; check again right before mapping, since a mapping
+        // longer than its file faults with SIGBUS.
+        assert!(
+            actual >= len,
+            "{}: file is {actual} bytes, mapping {len}",
+            path.display()
+        );
+        let mut options = MmapOptions::new();
+        options.len(map_len(len)?);
+        let map = if writable {
+            options.map_raw(&file)
+        } else {
+            options.map_raw_read_only(&file)
+        }
+        .map_err(io_error("mmap", &path))?;
+        Ok(Segment {
+            path,
+            file,
+            map,
+            meta: recovered.meta,
+            committed_end: AtomicU64::new(recovered.committed_end),
+            next_lsn: AtomicU64::new(recovered.next_lsn),
+            synced_end: AtomicU64::new(recovered.committed_end),
+            sealed: AtomicBool::new(recovered.sealed),
+            index: RwLock::new(recovered.index),
+        })
+    }
+
+    pub(crate) fn base_lsn(&self) -> Lsn {
+        self.meta.base_lsn
+    }
+
+    pub(crate) fn seed(&self) -> u32 {
+        self.meta.seed()
+    }
+
+    /// Offset after the last committed record (acquire: the bytes below are visible).
+    pub(crate) fn committed_end(&self) -> u64 {
+        self.committed_end.load(Ordering::Acquire)
+    }
+
+    /// LSN after the last committed record of this segment.
+    pub(crate) fn next_lsn(&self) -> Lsn {
+        self.next_lsn.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.sealed.load(Ordering::Acquire)
+    }
+
+    /// Publishes records up to `end` (exclusive offset) and `next_lsn`. Release: every
+    /// byte written below `end` is visible to a reader that loads `committed_end`.
+    pub(crate) fn publish(&self, end: u64, next_lsn: Lsn) {
+        assert!(
+            end >= self.committed_end.load(Ordering::Relaxed),
+            "committed_end moves forward"
+        );
+        assert!(
+            end <= format::records_end(self.meta.segment_len),
+            "committed_end {end} past the record area"
+        );
+        self.next_lsn.store(next_lsn, Ordering::Release);
+        self.committed_end.store(end, Ordering::Release);
+    }
+
+    /// The committed record bytes `[RECORDS_START, committed_end)`, as a slice of the
+    /// mapping. Offset `o` of the segment is index `o - RECORDS_START` of the slice.
+    pub(crate) fn committed(&self) -> &[u8] {
+        let end = self.committed_end();
+        let start = format::RECORDS_START;
+        assert!(end >= start, "committed_end {end} below the record area");
+        let len = usize::try_from(end - start).expect("segment lengths fit in usize");
+        let offset = usize::try_from(start).expect("RECORDS_START fits in usize");
+        let ptr = self.map.as_ptr().wrapping_add(offset);
+        // SAFETY: (1) the mapping is `segment_len` bytes of a file at least that long that
+        // is never shrunk, and `end <= records_end(segment_len) < segment_len` (asserted
+        // in `publish`), so the range lies inside the mapping; (2) bytes below the
+        // published `committed_end` are never written again (module invariant 2), so a
+        // shared slice of them cannot alias a write; (3) the slice borrows `self`, which
+        // owns the mapping, so it cannot outlive it.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// `len` bytes at `offset` of a record that was committed (and checksum-verified) when
+    /// it was read. Valid even if `truncate_back` has since lowered `committed_end`: the
+    /// bytes of a committed record are never written again through this mapping.
+    ///
+    /// # Panics
+    /// If the range lies outside the record area.
+    pub(crate) fn record_bytes(&self, offset: u64, len: usize) -> &[u8] {
+        let end = offset + len as u64;
+        assert!(
+            offset >= format::RECORDS_START,
+            "record offset {offset} in the header page"
+        );
+        assert!(
+            end <= format::records_end(self.meta.segment_len),
+            "record end {end} past the record area"
+        );
+        let start = usize::try_from(offset).expect("segment offsets fit in usize");
+        let ptr = self.map.as_ptr().wrapping_add(start);
+        // SAFETY: (1) `offset..end` lies inside the record area of the mapping (asserted
+        // above), and the mapping stays valid while `self` lives (module invariant 1);
+        // (2) the caller read these bytes as a committed record, and committed bytes are
+        // never written again (module invariant 2), so the shared slice aliases no write.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// Lowers the end of the segment to `end` / `next_lsn` and marks it sealed
+    /// (`truncate_back`). The bytes beyond `end` are never written again through this
+    /// mapping: appends continue in a new segment, so records read before stay valid.
+    pub(crate) fn cut(&self, end: u64, next_lsn: Lsn) {
+        assert!(end >= format::RECORDS_START, "cut below the record area");
+        self.sealed.store(true, Ordering::Release);
+        self.next_lsn.store(next_lsn, Ordering::Release);
+        self.committed_end.store(end, Ordering::Release);
+        let mut guard = self.index.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(points) = guard.as_mut() {
+            points.retain(|p| p.offset < end);
+        }
+    }
+
+    /// Copies `bytes` into the mapping at `offset`.
+    ///
+    /// # Panics
+    /// If the range is outside the mapping or overlaps committed records.
+    pub(crate) fn write(&self, offset: u64, bytes: &[u8]) {
+        let end = offset + bytes.len() as u64;
+        assert!(
+            end <= self.meta.segment_len,
+            "write {offset}..{end} past segment end"
+        );
+        let committed = self.committed_end.load(Ordering::Acquire);
+        assert!(
+            end <= format::RECORDS_START || offset >= committed,
+            "write {offset}..{end} overlaps committed records below {committed}"
+        );
+        let start = usize::try_from(offset).expect("segment offsets fit in usize");
+        let dst = self.map.as_mut_ptr().wrapping_add(start);
+        // SAFETY: (1) `offset..end` lies inside the mapping (asserted above); (2) it does
+        // not overlap the committed range that readers may hold slices of (asserted above),
+        // and writes are serialized by the writer lock (module invariant 3), so nothing
+        // else accesses these bytes now; (3) `bytes` is a distinct allocation from the
+        // mapping region being written, so the copy does not overlap.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
+    }
+
+    /// The checked range of a payload window of `len` bytes after the header at `offset`.
+    fn window_range(&self, offset: u64, len: usize) -> (*mut u8, usize) {
+        let start = offset + format::RECORD_HEADER_LEN as u64;
+        let end = start + len as u64;
+        assert!(
+            end <= format::records_end(self.meta.segment_len),
+            "window {start}..{end} past the record area"
+        );
+        assert!(
+            offset >= self.committed_end.load(Ordering::Acquire),
+            "window at {offset} over committed records"
+        );
+        let start = usize::try_from(start).expect("segment offsets fit in usize");
+        (self.map.as_mut_ptr().wrapping_add(start), len)
+    }
+
+    /// Stores a durable mark in slot `seq % 2` of the header page (no syscall; the next
+    /// sync carries it to disk).
+    pub(crate) fn write_durable_slot(&self, mark: Lsn, seq: u64) {
+        let slot = format::encode_durable_slot(self.seed(), mark, seq);
+        let at = format::DURABLE_SLOT_OFFSETS[usize::from(seq % 2 == 1)];
+        self.write(at, &slot);
+    }
+
+    /// Makes `[start, end)` durable with the configured backend.
+    pub(crate) fn sync_range(&self, start: u64, end: u64, durability: Durability) -> Result<()> {
+        match durability {
+            Durability::Msync => {
+                let offset = usize::try_from(start).expect("segment offsets fit in usize");
+                let len = usize::try_from(end - start).expect("segment offsets fit in usize");
+                self.map
+                    .flush_range(offset, len)
+                    .map_err(io_error("msync", &self.path))
+            }
+            Durability::Fdatasync => self
+                .file
+                .sync_data()
+                .map_err(io_error("fdatasync", &self.path)),
+            #[cfg(feature = "io-uring")]
+            Durability::IoUring => Err(Error::Unsupported(
+                "Durability::IoUring is not implemented yet".into(),
+            )),
+        }
+    }
+
+    /// Syncs everything appended and the header page; returns the offset now durable.
+    pub(crate) fn sync(&self, durability: Durability) -> Result<u64> {
+        let end = self.committed_end();
+        let upto = if self.is_sealed() {
+            self.meta.segment_len
+        } else {
+            end
+        };
+        self.sync_range(0, upto, durability)?;
+        self.synced_end.fetch_max(end, Ordering::AcqRel);
+        Ok(end)
+    }
+
+    /// Seals the segment in memory: writes the index and the trailer after the records.
+    /// The caller syncs it (the trailer is durable with the segment's next sync).
+    pub(crate) fn seal(&self) {
+        let end = self.committed_end();
+        let points = self.index_points();
+        let seed = self.seed();
+        let len = self.meta.segment_len;
+        let mut buf = vec![0u8; points.len() * format::INDEX_ENTRY_LEN];
+        let index_crc = format::encode_index(&points, seed, &mut buf);
+        self.write(format::records_end(len), &buf);
+        let trailer = format::TrailerMeta {
+            next_lsn: self.next_lsn(),
+            records_end: end,
+            index_count: u32::try_from(points.len()).expect("index capacity fits in u32"),
+            index_crc,
+        };
+        self.write(
+            format::trailer_offset(len),
+            &format::encode_trailer(seed, &trailer),
+        );
+        // Everything up to the trailer must be synced again, not just the records.
+        self.synced_end
+            .store(format::RECORDS_START, Ordering::Release);
+        self.sealed.store(true, Ordering::Release);
+    }
+
+    /// Adds an index point when a record starts in a stride not yet indexed.
+    pub(crate) fn note_record(&self, point: IndexPoint) {
+        let mut guard = self.index.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(points) = guard.as_mut() {
+            let stride = |o: u64| (o - format::RECORDS_START) / format::INDEX_STRIDE;
+            if points
+                .last()
+                .is_none_or(|last| stride(last.offset) < stride(point.offset))
+            {
+                points.push(point);
+            }
+        }
+    }
+
+    /// The sparse index; loaded from the sealed segment on first use. An index that fails
+    /// its checksum is ignored (lookups then scan from the first record).
+    pub(crate) fn index_points(&self) -> Vec<IndexPoint> {
+        if let Some(points) = self
+            .index
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
+            return points.clone();
+        }
+        let points = self.load_index().unwrap_or_default();
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Some(points.clone());
+        points
+    }
+
+    /// Finds the index point at or before `lsn` without cloning the index.
+    pub(crate) fn index_floor(&self, lsn: Lsn) -> Option<IndexPoint> {
+        {
+            let guard = self.index.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(points) = guard.as_ref() {
+                let i = points.partition_point(|p| p.lsn <= lsn);
+                return i.checked_sub(1).and_then(|i| points.get(i).copied());
+            }
+        }
+        let _ = self.index_points();
+        self.index_floor(lsn)
+    }
+
+    fn load_index(&self) -> Option<Vec<IndexPoint>> {
+        let len = self.meta.segment_len;
+        let mut page = vec![0u8; format::TRAILER_LEN];
+        self.file
+            .read_exact_at(&mut page, format::trailer_offset(len))
+            .ok()?;
+        let trailer = format::decode_trailer(&page, self.seed(), len, self.base_lsn()).ok()??;
+        let count = usize::try_from(trailer.index_count).ok()?;
+        let mut bytes = vec![0u8; count * format::INDEX_ENTRY_LEN];
+        self.file
+            .read_exact_at(&mut bytes, format::records_end(len))
+            .ok()?;
+        if !format::index_valid(&bytes, trailer.index_count, self.seed(), trailer.index_crc) {
+            return None;
+        }
+        let mut points = Vec::with_capacity(count);
+        for i in 0..count {
+            let p = format::index_entry(&bytes, i)?;
+            // Entries must stay inside the records and grow, or the index is not used.
+            if p.offset < format::RECORDS_START
+                || p.offset >= trailer.records_end
+                || p.lsn < self.base_lsn()
+                || p.lsn >= trailer.next_lsn
+                || points
+                    .last()
+                    .is_some_and(|q: &IndexPoint| q.offset >= p.offset || q.lsn > p.lsn)
+            {
+                return None;
+            }
+            points.push(p);
+        }
+        Some(points)
+    }
+}

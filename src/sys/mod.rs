@@ -1,0 +1,36 @@
+//! Platform calls behind small functions: preallocation, syncs, randomness.
+//!
+//! The sync backend per `Durability` lives here so the rest of the crate never calls the
+//! operating system directly for durability.
+
+mod unix;
+
+pub(crate) use unix::{fsync_dir, preallocate};
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A random 64-bit number for salts and epochs: std's randomly keyed SipHash over the
+/// time, the process id and a counter. Not cryptographic; it only has to differ from the
+/// values used before on the same bytes.
+pub(crate) fn random_u64() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.write_u32(std::process::id());
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    hasher.write_u128(nanos);
+    hasher.finish()
+}
+
+/// Milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}

@@ -1,0 +1,63 @@
+//! Unix calls std does not have: `fallocate`, and an fsync of a directory.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::path::Path;
+
+use crate::error::{io_error, Error, Result};
+
+/// Allocates real blocks for `len` bytes of `file` (never a sparse `set_len`), so that a
+/// full disk is an error now and never a SIGBUS when a mapped page is first written.
+pub(crate) fn preallocate(file: &File, len: u64, path: &Path) -> Result<()> {
+    let off_len = libc::off_t::try_from(len)
+        .map_err(|_| Error::InvalidOptions(format!("length {len} does not fit in off_t")))?;
+    let rc = fallocate(file, off_len);
+    if rc == 0 {
+        return Ok(());
+    }
+    let err = io::Error::from_raw_os_error(rc);
+    if rc == libc::ENOSPC {
+        return Err(Error::NoSpace {
+            path: path.to_path_buf(),
+            len,
+        });
+    }
+    Err(io_error("fallocate", path)(err))
+}
+
+#[cfg(target_os = "linux")]
+fn fallocate(file: &File, len: libc::off_t) -> i32 {
+    // SAFETY: fallocate only reads its integer arguments; the fd is valid for the call
+    // because `file` is borrowed for its duration.
+    let rc = unsafe { libc::fallocate(file.as_raw_fd(), 0, 0, len) };
+    if rc == 0 {
+        return 0;
+    }
+    let errno = io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO);
+    if errno == libc::EOPNOTSUPP {
+        // A file system without fallocate: posix_fallocate writes zeros, which also
+        // reserves real blocks.
+        return posix_fallocate(file, len);
+    }
+    errno
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fallocate(file: &File, len: libc::off_t) -> i32 {
+    posix_fallocate(file, len)
+}
+
+fn posix_fallocate(file: &File, len: libc::off_t) -> i32 {
+    // SAFETY: posix_fallocate only reads its integer arguments; the fd is valid for the
+    // call because `file` is borrowed for its duration. It returns the error number.
+    unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) }
+}
+
+/// fsyncs a directory, so that file creations, renames and deletions in it are durable.
+pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
+    let handle = File::open(dir).map_err(io_error("open directory", dir))?;
+    handle.sync_all().map_err(io_error("fsync directory", dir))
+}
