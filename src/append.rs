@@ -98,7 +98,7 @@ impl Log {
     ///
     /// # Examples
     /// ```
-    /// let dir = tempfile::tempdir()?;
+    /// let dir = tempfile::tempdir().expect("a temporary directory");
     /// let log = mmlog::Log::open(dir.path(), mmlog::Options::default().segment_size(1 << 20))?;
     /// let mut r = log.reserve(5)?;
     /// r.copy_from_slice(b"hello");

@@ -209,10 +209,10 @@ const _: () = assert!(size_of::<IndexEntry>() == INDEX_ENTRY_LEN);
 const _: () = assert!(SEGMENT_HEADER_LEN as u64 <= DURABLE_SLOT_OFFSETS[0]);
 const _: () = assert!(DURABLE_SLOT_OFFSETS[0] + DURABLE_SLOT_LEN as u64 <= DURABLE_SLOT_OFFSETS[1]);
 const _: () = assert!(DURABLE_SLOT_OFFSETS[1] + DURABLE_SLOT_LEN as u64 <= RECORDS_START);
-const _: () = assert!(RECORDS_START % RECORD_ALIGN == 0);
-const _: () = assert!(RECORD_HEADER_LEN as u64 % RECORD_ALIGN == 0);
+const _: () = assert!(RECORDS_START.is_multiple_of(RECORD_ALIGN));
+const _: () = assert!((RECORD_HEADER_LEN as u64).is_multiple_of(RECORD_ALIGN));
 const _: () = assert!(TRAILER_LEN as u64 <= PAGE_LEN);
-const _: () = assert!(INDEX_STRIDE % PAGE_LEN == 0);
+const _: () = assert!(INDEX_STRIDE.is_multiple_of(PAGE_LEN));
 // The smallest segment (64 KiB) must leave room for header page, index, trailer and records.
 const _: () = assert!(records_end(64 * 1024) > RECORDS_START + RECORD_HEADER_LEN as u64);
 
@@ -416,8 +416,8 @@ pub fn decode_segment_header(bytes: &[u8]) -> Result<SegmentMeta, Defect> {
     }
     let segment_len = header.segment_len.get();
     if segment_len % PAGE_LEN != 0
-        || segment_len < crate::options::SEGMENT_SIZE_MIN
-        || segment_len > crate::options::SEGMENT_SIZE_MAX
+        || !(crate::options::SEGMENT_SIZE_MIN..=crate::options::SEGMENT_SIZE_MAX)
+            .contains(&segment_len)
     {
         return Err(defect(
             16,

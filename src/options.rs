@@ -14,9 +14,9 @@ pub const SEGMENT_SIZE_DEFAULT: u64 = 64 * 1024 * 1024;
 /// The most records one `append_batch` may hold.
 pub const BATCH_RECORDS_MAX: usize = format::BATCH_RECORDS_MAX;
 
-const _: () = assert!(SEGMENT_SIZE_MIN % format::PAGE_LEN == 0);
-const _: () = assert!(SEGMENT_SIZE_MAX % format::PAGE_LEN == 0);
-const _: () = assert!(SEGMENT_SIZE_DEFAULT % format::PAGE_LEN == 0);
+const _: () = assert!(SEGMENT_SIZE_MIN.is_multiple_of(format::PAGE_LEN));
+const _: () = assert!(SEGMENT_SIZE_MAX.is_multiple_of(format::PAGE_LEN));
+const _: () = assert!(SEGMENT_SIZE_DEFAULT.is_multiple_of(format::PAGE_LEN));
 const _: () = assert!(SEGMENT_SIZE_MIN <= SEGMENT_SIZE_DEFAULT);
 const _: () = assert!(SEGMENT_SIZE_DEFAULT <= SEGMENT_SIZE_MAX);
 // The format stores record offsets as u32; the largest segment must fit.
@@ -142,7 +142,7 @@ impl Options {
                 self.segment_size
             )));
         }
-        if self.segment_size % format::PAGE_LEN != 0 {
+        if !self.segment_size.is_multiple_of(format::PAGE_LEN) {
             return Err(Error::InvalidOptions(format!(
                 "segment_size {} is not a multiple of {}",
                 self.segment_size,

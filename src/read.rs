@@ -111,9 +111,24 @@ impl Iter {
     /// segment holds it yet.
     fn position(&mut self) -> Result<bool> {
         let Some(segment) = self.log.segment_for(self.lsn) else {
+            let first = self
+                .log
+                .first_lsn
+                .load(std::sync::atomic::Ordering::Acquire);
+            if self.lsn < first {
+                // `truncate_front` freed the records this iterator was about to read.
+                return Err(Error::LsnOutOfRange {
+                    lsn: self.lsn,
+                    first,
+                    next: self.log.next_lsn.load(std::sync::atomic::Ordering::Acquire),
+                });
+            }
             return Ok(false);
         };
-        if segment.is_sealed() && segment.next_lsn() <= self.lsn {
+        // Nothing at `self.lsn` yet: the segment ends before it (it is sealed, or
+        // `truncate_back` moved the end below an iterator that had read further).
+        let next = segment.next_lsn();
+        if next < self.lsn || (segment.is_sealed() && next == self.lsn) {
             return Ok(false);
         }
         let pos = if self.lsn == segment.base_lsn() {
