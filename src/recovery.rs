@@ -276,7 +276,7 @@ pub fn plan(
 
     let mut expected = result.first_lsn;
     // Where the log ends: (probe index, offset) of the cut, for the error message.
-    let mut cut: Option<(usize, Defect)> = None;
+    let mut cut: Option<(usize, Option<Defect>)> = None;
     let mut i = 0;
     while let Some((probe, meta)) = probes.get(i).zip(metas.get(i)) {
         if meta.base_lsn != expected {
@@ -325,6 +325,7 @@ pub fn plan(
                 reason: CorruptReason::BadIndex,
             });
             result.corruption = Some((probe.path.clone(), defect.clone()));
+            let defect = Some(defect);
             let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
             result.torn_bytes = zero_end - s.end;
             expected = s.next_lsn;
@@ -350,11 +351,7 @@ pub fn plan(
         let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
         result.torn_bytes = zero_end - s.end;
         expected = s.next_lsn;
-        let defect = s.defect.clone().unwrap_or(Defect {
-            offset: s.end,
-            reason: CorruptReason::RecordLength { len: 0, max: 0 },
-        });
-        cut = Some((i, defect));
+        cut = Some((i, s.defect.clone()));
         result.keep.push((
             i,
             *meta,
@@ -371,16 +368,24 @@ pub fn plan(
     result.next_lsn = expected;
 
     if result.next_lsn < result.durable_mark {
-        let (path, offset) = match &cut {
-            Some((i, d)) => (probes.get(*i).map(|p| p.path.clone()), d.offset),
-            None => (probes.get(kept_until).map(|p| p.path.clone()), 0),
+        let lost = CorruptReason::DurableRecordsLost {
+            lsn: result.next_lsn,
+            durable: result.durable_mark,
         };
-        let defect = Defect {
-            offset,
-            reason: CorruptReason::DurableRecordsLost {
-                lsn: result.next_lsn,
-                durable: result.durable_mark,
-            },
+        // Name the damage itself where the scan found it; otherwise say what is missing.
+        let (path, defect) = match cut {
+            Some((i, Some(d))) => (probes.get(i).map(|p| p.path.clone()), d),
+            Some((i, None)) => (
+                probes.get(i).map(|p| p.path.clone()),
+                Defect {
+                    offset: format::records_end(metas.get(i).map_or(0, |m| m.segment_len)),
+                    reason: lost,
+                },
+            ),
+            None => (
+                probes.get(kept_until).or(probes.last()).map(|p| p.path.clone()),
+                Defect { offset: 0, reason: lost },
+            ),
         };
         let path = path.unwrap_or_default();
         if strict {
@@ -638,16 +643,15 @@ mod tests {
             Recovery::Strict,
         )
         .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Error::Corrupt {
-                    reason: CorruptReason::DurableRecordsLost { lsn: 1, durable: 3 },
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        // The error names the damage itself: the record whose loss the mark forbids.
+        match err {
+            Error::Corrupt {
+                offset,
+                reason: CorruptReason::RecordChecksum { .. },
+                ..
+            } => assert_eq!(offset, torn),
+            other => panic!("{other}"),
+        }
     }
 
     #[test]
