@@ -95,8 +95,10 @@ pub(crate) fn locate(segment: &Segment, lsn: Lsn) -> Result<Position> {
 }
 
 impl Iter {
+    /// An iterator from `lsn`, positioned now: the segment it starts in stays mapped for
+    /// it even if `truncate_front` deletes it before the first `next`.
     pub(crate) fn new(log: Arc<Inner>, lsn: Lsn, pending_error: Option<Error>) -> Iter {
-        Iter {
+        let mut iter = Iter {
             log,
             segment: None,
             offset: 0,
@@ -104,7 +106,13 @@ impl Iter {
             lsn,
             pending_error,
             failed: false,
+        };
+        if iter.pending_error.is_none() {
+            if let Err(e) = iter.position() {
+                iter.pending_error = Some(e);
+            }
         }
+        iter
     }
 
     /// Positions the iterator in the segment that holds `self.lsn`. `Ok(false)` when no

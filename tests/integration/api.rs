@@ -75,3 +75,107 @@ fn batch_reserve_truncate() {
     ));
     let _ = Options::default();
 }
+
+#[test]
+fn sync_policies_make_appends_durable() {
+    use mmlog::SyncPolicy;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), small().sync_policy(SyncPolicy::Always)).unwrap();
+    for i in 0..20u64 {
+        log.append(b"always").unwrap();
+        assert_eq!(
+            log.durable_lsn(),
+            i + 1,
+            "Always: durable when append returns"
+        );
+    }
+    let mut r = log.reserve(3).unwrap();
+    r.copy_from_slice(b"res");
+    let lsn = r.commit().unwrap();
+    assert_eq!(log.durable_lsn(), lsn + 1);
+    drop(log);
+
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(
+        dir.path(),
+        small().sync_policy(SyncPolicy::Interval(Duration::from_millis(5))),
+    )
+    .unwrap();
+    log.append(b"later").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while log.durable_lsn() < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the interval flusher never synced"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert!(log.stats().syncs >= 1);
+}
+
+#[test]
+fn records_outlive_truncate_front_and_iterators_continue() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let payload = vec![7u8; 1000];
+    for _ in 0..200 {
+        log.append(&payload).unwrap();
+    }
+    let first = log.iter().next().unwrap().unwrap();
+    let mut iter = log.iter_from(5);
+    let new_first = log.truncate_front(150).unwrap();
+    assert!(new_first > 0 && new_first <= 150, "{new_first}");
+    assert_eq!(log.first_lsn(), new_first);
+    // The record keeps its (deleted) segment mapped.
+    assert_eq!(first.payload(), &payload[..]);
+    assert!(!dir.path().join("00000000000000000000.seg").exists());
+    // An iterator already positioned keeps reading its segment, then reports the gap.
+    let r = iter.next().unwrap().unwrap();
+    assert_eq!(r.lsn(), 5);
+    assert!(matches!(
+        log.iter_from(0).next(),
+        Some(Err(Error::LsnOutOfRange { .. }))
+    ));
+    assert_eq!(log.iter().count() as u64, 200 - new_first);
+    // An iterator follows appends made after it reached the end.
+    let mut tail = log.iter_from(200);
+    assert!(tail.next().is_none());
+    log.append(b"new").unwrap();
+    assert_eq!(tail.next().unwrap().unwrap().payload(), b"new");
+}
+
+#[test]
+fn truncate_back_across_segments_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let payload = |i: u64| format!("p{i}").repeat(50).into_bytes();
+    for i in 0..500 {
+        log.append(&payload(i)).unwrap();
+    }
+    log.sync().unwrap();
+    let held = log.iter_from(450).next().unwrap().unwrap();
+    log.truncate_back(100).unwrap();
+    assert_eq!(
+        held.payload(),
+        &payload(450)[..],
+        "a held record stays valid"
+    );
+    assert_eq!(log.next_lsn(), 100);
+    assert_eq!(log.durable_lsn(), 100);
+    assert_eq!(log.append(b"x").unwrap(), 100);
+    assert!(log.truncate_back(102).is_err());
+    log.truncate_back(0).unwrap();
+    assert_eq!((log.first_lsn(), log.next_lsn()), (0, 0));
+    for i in 0..10 {
+        log.append(&payload(1000 + i)).unwrap();
+    }
+    drop(log);
+    let log = open(dir.path());
+    let all = read_all(&log);
+    assert_eq!(all.len(), 10);
+    for (i, (lsn, p)) in all.into_iter().enumerate() {
+        assert_eq!(lsn, i as u64);
+        assert_eq!(p, payload(1000 + i as u64));
+    }
+}
