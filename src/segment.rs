@@ -42,6 +42,8 @@ pub(crate) struct Segment {
     sealed: AtomicBool,
     /// The sparse index: loaded lazily for segments sealed on disk.
     index: RwLock<Option<Vec<IndexPoint>>>,
+    /// Records starting below this offset need no new index point (writer only).
+    index_next: AtomicU64,
 }
 
 /// A preallocated, mapped file under a temporary name, ready to become the next segment.
@@ -107,6 +109,7 @@ impl Spare {
             synced_end: AtomicU64::new(format::RECORDS_START),
             sealed: AtomicBool::new(false),
             index: RwLock::new(Some(Vec::new())),
+            index_next: AtomicU64::new(0),
         };
         segment.write(0, &format::encode_segment_header(&meta));
         segment.write_durable_slot(durable_mark, 0);
@@ -203,6 +206,8 @@ impl Segment {
             synced_end: AtomicU64::new(recovered.committed_end),
             sealed: AtomicBool::new(recovered.sealed),
             index: RwLock::new(recovered.index),
+            // Recomputed on the first record noted (the first check always takes the lock).
+            index_next: AtomicU64::new(0),
         })
     }
 
@@ -411,6 +416,10 @@ impl Segment {
 
     /// Adds an index point when a record starts in a stride not yet indexed.
     pub(crate) fn note_record(&self, point: IndexPoint) {
+        // Fast path, no lock: most records start in a stride that already has its point.
+        if point.offset < self.index_next.load(Ordering::Relaxed) {
+            return;
+        }
         let mut guard = self.index.write().unwrap_or_else(|p| p.into_inner());
         if let Some(points) = guard.as_mut() {
             let stride = |o: u64| (o - format::RECORDS_START) / format::INDEX_STRIDE;
@@ -421,6 +430,11 @@ impl Segment {
                 points.push(point);
             }
         }
+        let next_stride = (point.offset - format::RECORDS_START) / format::INDEX_STRIDE + 1;
+        self.index_next.store(
+            format::RECORDS_START + next_stride * format::INDEX_STRIDE,
+            Ordering::Relaxed,
+        );
     }
 
     /// The sparse index; loaded from the sealed segment on first use. An index that fails
