@@ -209,6 +209,7 @@ impl Inner {
         self.next_lsn.store(w.next_lsn, Ordering::Release);
         self.counters.appends.fetch_add(count, Ordering::Relaxed);
         self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.wake_tailers();
     }
 }
 

@@ -5,6 +5,7 @@
 //! DIR/00000000000000000000.seg      segments, named by their first LSN (20 digits)
 //! DIR/00000000000000004096.seg
 //! DIR/spare.tmp                     the next segment, preallocated ahead of need
+//! DIR/notify                        the futex word that wakes tailers (no log data)
 //! ```
 
 use std::fs::{File, OpenOptions};

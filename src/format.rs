@@ -12,6 +12,7 @@
 //! |------------------------------------|-----------|---------------------------------------------------|
 //! | 0                                  | 64        | `SegmentHeader`                                   |
 //! | 512, 1024                          | 24 each   | two `DurableSlot`s, written alternately           |
+//! | 2048 (`LIVE_OFFSET`)               | 32        | live area for readers (below); never validated    |
 //! | 4096 (`RECORDS_START`)             | ...       | records, each 8-byte aligned                      |
 //! | `records_end(segment_len)`         | ...       | sparse index: `IndexEntry` × `index_capacity`     |
 //! | `segment_len - 4096`               | 64        | `Trailer`, written when the segment is sealed     |
@@ -58,6 +59,20 @@
 //! refuses (under `Recovery::Strict`) to cut the log below the largest persisted mark.
 //! Two slots, in different sectors, written alternately, so a torn sector costs at most
 //! the newer mark.
+//!
+//! ## The live area (32 bytes at 2048) — for readers following the writer
+//!
+//! | offset | size | field           | meaning                                               |
+//! |--------|------|-----------------|-------------------------------------------------------|
+//! | 2048   | 8    | `published_end` | offset after the last published record (0: unknown)  |
+//! | 2056   | 8    | `published_lsn` | LSN after the last published record                   |
+//! | 2064   | 8    | `reserved`      | zero                                                  |
+//! | 2072   | 4    | `sealed`        | 1 once the writer has sealed the segment              |
+//!
+//! The writer updates these with atomic stores through the shared mapping (no syscall);
+//! readers in other processes load them to learn how far they may read without racing
+//! the writer. They describe the running writer only: recovery ignores them and the
+//! writer rewrites them at open.
 //!
 //! ## `Trailer` (64 bytes) and the sparse index — a sealed segment
 //!
@@ -121,6 +136,16 @@ pub const RECORD_HEADER_LEN: usize = 24;
 pub const DURABLE_SLOT_LEN: usize = 24;
 /// Offsets of the two durable slots (each in its own 512-byte sector).
 pub const DURABLE_SLOT_OFFSETS: [u64; 2] = [512, 1024];
+/// Offset of the live area in the header page (8-byte aligned).
+pub const LIVE_OFFSET: u64 = 2048;
+/// Length of the live area.
+pub const LIVE_LEN: u64 = 32;
+/// Offsets of the live fields.
+pub const LIVE_PUBLISHED_END: u64 = LIVE_OFFSET;
+/// See `LIVE_PUBLISHED_END`.
+pub const LIVE_PUBLISHED_LSN: u64 = LIVE_OFFSET + 8;
+/// See `LIVE_PUBLISHED_END`.
+pub const LIVE_SEALED: u64 = LIVE_OFFSET + 24;
 /// Length of `Trailer`.
 pub const TRAILER_LEN: usize = 64;
 /// Length of `IndexEntry`.
@@ -209,6 +234,10 @@ const _: () = assert!(size_of::<IndexEntry>() == INDEX_ENTRY_LEN);
 const _: () = assert!(SEGMENT_HEADER_LEN as u64 <= DURABLE_SLOT_OFFSETS[0]);
 const _: () = assert!(DURABLE_SLOT_OFFSETS[0] + DURABLE_SLOT_LEN as u64 <= DURABLE_SLOT_OFFSETS[1]);
 const _: () = assert!(DURABLE_SLOT_OFFSETS[1] + DURABLE_SLOT_LEN as u64 <= RECORDS_START);
+const _: () = assert!(DURABLE_SLOT_OFFSETS[1] + DURABLE_SLOT_LEN as u64 <= LIVE_OFFSET);
+const _: () = assert!(LIVE_OFFSET + LIVE_LEN <= RECORDS_START);
+const _: () = assert!(LIVE_OFFSET.is_multiple_of(8));
+const _: () = assert!(LIVE_SEALED + 4 <= LIVE_OFFSET + LIVE_LEN);
 const _: () = assert!(RECORDS_START.is_multiple_of(RECORD_ALIGN));
 const _: () = assert!((RECORD_HEADER_LEN as u64).is_multiple_of(RECORD_ALIGN));
 const _: () = assert!(TRAILER_LEN as u64 <= PAGE_LEN);

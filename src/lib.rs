@@ -70,6 +70,7 @@ pub mod recovery;
 mod segment;
 #[allow(unsafe_code)]
 mod sys;
+mod tail;
 
 /// A log sequence number: the dense, 0-based number of a record.
 pub type Lsn = u64;
@@ -82,6 +83,7 @@ pub use options::{
     SEGMENT_SIZE_MIN,
 };
 pub use read::{Iter, Record};
+pub use tail::Tailer;
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]

@@ -4,7 +4,7 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -141,6 +141,10 @@ pub(crate) struct Inner {
     report: RecoveryReport,
     fail_next_sync: AtomicBool,
     shutdown: (Mutex<bool>, Condvar),
+    /// Serializes `refresh` of a read-only log following a writer.
+    pub(crate) follow: Mutex<()>,
+    /// The futex that wakes tailers (the writer's from open; a reader's once it exists).
+    pub(crate) notify: OnceLock<sys::Notify>,
     _lock: Option<File>,
 }
 
@@ -271,6 +275,8 @@ impl Log {
                     segment
                 }
             };
+            // Readers in other processes learn this writer's state from here on.
+            active.reset_live();
             Some(Mutex::new(Writer {
                 offset: active.committed_end(),
                 seed: active_seed.unwrap_or_else(|| active.seed()),
@@ -304,10 +310,16 @@ impl Log {
             report,
             fail_next_sync: AtomicBool::new(false),
             shutdown: (Mutex::new(false), Condvar::new()),
+            follow: Mutex::new(()),
+            notify: OnceLock::new(),
             _lock: lock_file,
             options,
         });
         if let Some(w) = &inner.writer {
+            let notify = sys::Notify::create(&inner.dir)?;
+            // Tailers that slept through a writer restart look again.
+            notify.wake();
+            let _ = inner.notify.set(notify);
             inner.prepare_spare(&mut lock(w));
         }
         let flusher = match inner.options.sync_policy {
@@ -568,6 +580,13 @@ impl Inner {
         self.writer.as_ref().ok_or(Error::ReadOnly)
     }
 
+    /// Wakes tailers sleeping on this log (in any process).
+    pub(crate) fn wake_tailers(&self) {
+        if let Some(notify) = self.notify.get() {
+            notify.wake();
+        }
+    }
+
     pub(crate) fn check_poisoned(&self) -> Result<()> {
         if self.poisoned.load(Ordering::Acquire) {
             Err(Error::Poisoned)
@@ -694,6 +713,7 @@ impl Inner {
             .push(Arc::clone(&segment));
         let old = std::mem::replace(&mut w.active, segment);
         old.seal();
+        self.wake_tailers();
         w.unsynced.push(old);
         w.dir_dirty = true;
         w.offset = format::RECORDS_START;
@@ -750,6 +770,7 @@ impl Inner {
         w.next_lsn = lsn;
         w.dir_dirty = false;
         self.next_lsn.store(lsn, Ordering::Release);
+        self.wake_tailers();
         self.prepare_spare(w);
         Ok(())
     }

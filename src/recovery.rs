@@ -304,15 +304,22 @@ pub fn plan(
                 None
             }
         };
-        if let (Some(t), true) = (trailer, strict) {
-            result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
-            expected = t.next_lsn;
-            i += 1;
-            continue;
+        match trailer {
+            // Sealed and certainly durable: trusted without reading (open time does not
+            // grow with the log); its records are checked when read.
+            Some(t) if strict && t.next_lsn <= result.durable_mark => {
+                result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
+                expected = t.next_lsn;
+                i += 1;
+                continue;
+            }
+            _ => {}
         }
         let image = read_image(i)?;
         if let Some(t) = trailer {
-            // TruncateAtCorruption: check every record of the sealed segment.
+            // Sealed after the last persisted durable mark (a power loss can keep the
+            // trailer and lose records before it), or TruncateAtCorruption: check every
+            // record of the sealed segment.
             let s = scan(&image, meta, t.records_end);
             if s.end == t.records_end && s.next_lsn == t.next_lsn {
                 result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
@@ -324,7 +331,7 @@ pub fn plan(
                 offset: s.end,
                 reason: CorruptReason::BadIndex,
             });
-            result.corruption = Some((probe.path.clone(), defect.clone()));
+            // Corruption only if this cuts below the durable mark (checked at the end).
             let defect = Some(defect);
             let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
             result.torn_bytes = zero_end - s.end;
@@ -383,8 +390,14 @@ pub fn plan(
                 },
             ),
             None => (
-                probes.get(kept_until).or(probes.last()).map(|p| p.path.clone()),
-                Defect { offset: 0, reason: lost },
+                probes
+                    .get(kept_until)
+                    .or(probes.last())
+                    .map(|p| p.path.clone()),
+                Defect {
+                    offset: 0,
+                    reason: lost,
+                },
             ),
         };
         let path = path.unwrap_or_default();
@@ -564,20 +577,48 @@ mod tests {
     fn sealed_segments_are_trusted_and_continue() {
         let mut a = Builder::new(0);
         a.push(b"a", 0);
-        a.push(b"b", 0);
+        let torn = a.push(b"b", 0);
         a.seal();
         let mut b = Builder::new(2);
         b.push(b"c", 0);
+        b.mark(2);
         let images = [a.image.clone(), b.image.clone()];
         let mut reads = vec![];
-        let plan = plan(&[a.probe(), b.probe()], Recovery::Strict, |i| {
+        let p = super::plan(&[a.probe(), b.probe()], Recovery::Strict, |i| {
             reads.push(i);
             Ok(images[i].clone())
         })
         .unwrap();
-        assert_eq!(reads, vec![1], "a sealed segment is not read at open");
-        assert_eq!(plan.next_lsn, 3);
-        assert!(matches!(plan.keep[0].2, SegmentPlan::Sealed(_)));
+        assert_eq!(
+            reads,
+            vec![1],
+            "a durable sealed segment is not read at open"
+        );
+        assert_eq!(p.next_lsn, 3);
+        assert!(matches!(p.keep[0].2, SegmentPlan::Sealed(_)));
+
+        // Sealed after the durable mark: a power loss may have kept the trailer and lost a
+        // record before it. It is read, and the torn record is cut, not corruption.
+        let mut b = Builder::new(2);
+        b.push(b"c", 0);
+        a.image[torn as usize + RECORD_HEADER_LEN] ^= 1;
+        let images = [a.image.clone(), b.image.clone()];
+        let mut reads = vec![];
+        let p = super::plan(&[a.probe(), b.probe()], Recovery::Strict, |i| {
+            reads.push(i);
+            Ok(images[i].clone())
+        })
+        .unwrap();
+        assert_eq!(reads, vec![0]);
+        assert_eq!(p.next_lsn, 1);
+        assert_eq!(p.delete, vec![1]);
+        assert!(matches!(
+            p.keep[0].2,
+            SegmentPlan::Active {
+                had_trailer: true,
+                ..
+            }
+        ));
     }
 
     #[test]

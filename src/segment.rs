@@ -16,7 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -44,6 +44,15 @@ pub(crate) struct Segment {
     index: RwLock<Option<Vec<IndexPoint>>>,
     /// Records starting below this offset need no new index point (writer only).
     index_next: AtomicU64,
+    /// This process writes the segment: it keeps the live area up to date.
+    live_writer: bool,
+}
+
+/// The live area of a segment's header page (see `format`): atomics in the shared mapping.
+pub(crate) struct Live<'a> {
+    pub(crate) published_end: &'a AtomicU64,
+    pub(crate) published_lsn: &'a AtomicU64,
+    pub(crate) sealed: &'a AtomicU32,
 }
 
 /// A preallocated, mapped file under a temporary name, ready to become the next segment.
@@ -110,6 +119,7 @@ impl Spare {
             sealed: AtomicBool::new(false),
             index: RwLock::new(Some(Vec::new())),
             index_next: AtomicU64::new(0),
+            live_writer: true,
         };
         segment.write(0, &format::encode_segment_header(&meta));
         segment.write_durable_slot(durable_mark, 0);
@@ -117,6 +127,7 @@ impl Spare {
         // segment with a bad header is corruption, never a torn write.
         segment.sync_range(0, format::PAGE_LEN, durability)?;
         let final_path = crate::dir::segment_path(dir, base_lsn);
+        segment.reset_live();
         std::fs::rename(&segment.path, &final_path)
             .map_err(io_error("rename segment", &final_path))?;
         Ok(Segment {
@@ -208,6 +219,7 @@ impl Segment {
             index: RwLock::new(recovered.index),
             // Recomputed on the first record noted (the first check always takes the lock).
             index_next: AtomicU64::new(0),
+            live_writer: writable,
         })
     }
 
@@ -246,6 +258,63 @@ impl Segment {
         );
         self.next_lsn.store(next_lsn, Ordering::Release);
         self.committed_end.store(end, Ordering::Release);
+        if self.live_writer {
+            let live = self.live();
+            live.published_lsn.store(next_lsn, Ordering::Release);
+            live.published_end.store(end, Ordering::Release);
+        }
+    }
+
+    /// Resets the live area to this writer's state (at open and install).
+    pub(crate) fn reset_live(&self) {
+        assert!(self.live_writer, "only the writer resets the live area");
+        let live = self.live();
+        live.sealed
+            .store(u32::from(self.is_sealed()), Ordering::Release);
+        live.published_lsn.store(self.next_lsn(), Ordering::Release);
+        live.published_end
+            .store(self.committed_end(), Ordering::Release);
+    }
+
+    /// What the writer (possibly in another process) has published: `(end, next_lsn,
+    /// sealed)`. The end is clamped to the record area; 0 (never written) reads as empty.
+    pub(crate) fn live_published(&self) -> (u64, Lsn, bool) {
+        let live = self.live();
+        let sealed = live.sealed.load(Ordering::Acquire) == 1;
+        let lsn = live.published_lsn.load(Ordering::Acquire);
+        let end = live.published_end.load(Ordering::Acquire);
+        let end = end.clamp(
+            format::RECORDS_START,
+            format::records_end(self.meta.segment_len),
+        );
+        (end, lsn, sealed)
+    }
+
+    fn live(&self) -> Live<'_> {
+        let at = |offset: u64| {
+            let offset = usize::try_from(offset).expect("live offsets fit in usize");
+            self.map.as_ptr().wrapping_add(offset)
+        };
+        let u64_at = |offset: u64| {
+            let ptr = at(offset).cast::<u64>().cast_mut();
+            // SAFETY: (1) `ptr` is inside the header page of the mapping (the live area is
+            // within 0..RECORDS_START, asserted in `format`) and 8-byte aligned (the
+            // mapping is page-aligned, the offsets are multiples of 8); (2) the mapping
+            // lives as long as `self`, which the returned reference borrows; (3) these
+            // bytes are only ever accessed atomically, through such references, in this
+            // and other processes: no slice of the mapping covers the live area.
+            unsafe { AtomicU64::from_ptr(ptr) }
+        };
+        let u32_at = |offset: u64| {
+            let ptr = at(offset).cast::<u32>().cast_mut();
+            // SAFETY: as for `u64_at`, with 4-byte alignment.
+            unsafe { AtomicU32::from_ptr(ptr) }
+        };
+        Live {
+            published_end: u64_at(format::LIVE_PUBLISHED_END),
+            published_lsn: u64_at(format::LIVE_PUBLISHED_LSN),
+            sealed: u32_at(format::LIVE_SEALED),
+        }
     }
 
     /// The committed record bytes `[RECORDS_START, committed_end)`, as a slice of the
@@ -263,6 +332,30 @@ impl Segment {
         // published `committed_end` are never written again (module invariant 2), so a
         // shared slice of them cannot alias a write; (3) the slice borrows `self`, which
         // owns the mapping, so it cannot outlive it.
+        unsafe { std::slice::from_raw_parts(ptr, len) }
+    }
+
+    /// The record bytes `[RECORDS_START, end)` that a writer (possibly in another process)
+    /// has published through the live area, for a reader following it. `end` must come
+    /// from `live_published`.
+    pub(crate) fn published(&self, end: u64) -> &[u8] {
+        assert!(
+            end >= format::RECORDS_START,
+            "published end {end} below the record area"
+        );
+        assert!(
+            end <= format::records_end(self.meta.segment_len),
+            "published end {end} past the record area"
+        );
+        let len =
+            usize::try_from(end - format::RECORDS_START).expect("segment lengths fit in usize");
+        let offset = usize::try_from(format::RECORDS_START).expect("RECORDS_START fits in usize");
+        let ptr = self.map.as_ptr().wrapping_add(offset);
+        // SAFETY: (1) the range lies inside the mapping (asserted above; the file is never
+        // shrunk); (2) the writer stores `published_end` with release ordering only after
+        // the bytes below it are complete, and never writes them again (module invariant
+        // 2 holds for the writer's process, and the live area is its mirror), so no write
+        // races with this shared slice.
         unsafe { std::slice::from_raw_parts(ptr, len) }
     }
 
@@ -299,6 +392,12 @@ impl Segment {
         self.sealed.store(true, Ordering::Release);
         self.next_lsn.store(next_lsn, Ordering::Release);
         self.committed_end.store(end, Ordering::Release);
+        if self.live_writer {
+            let live = self.live();
+            live.published_lsn.store(next_lsn, Ordering::Release);
+            live.published_end.store(end, Ordering::Release);
+            live.sealed.store(1, Ordering::Release);
+        }
         let mut guard = self.index.write().unwrap_or_else(|p| p.into_inner());
         if let Some(points) = guard.as_mut() {
             points.retain(|p| p.offset < end);
@@ -412,6 +511,15 @@ impl Segment {
         self.synced_end
             .store(format::RECORDS_START, Ordering::Release);
         self.sealed.store(true, Ordering::Release);
+        if self.live_writer {
+            let live = self.live();
+            live.sealed.store(1, Ordering::Release);
+        }
+    }
+
+    /// Marks the segment sealed at its current end (a reader that saw the writer seal it).
+    pub(crate) fn mark_sealed(&self) {
+        self.sealed.store(true, Ordering::Release);
     }
 
     /// Adds an index point when a record starts in a stride not yet indexed.
@@ -464,6 +572,16 @@ impl Segment {
         }
         let _ = self.index_points();
         self.index_floor(lsn)
+    }
+
+    /// The trailer, read with `pread`, if the segment has a valid one.
+    pub(crate) fn read_trailer(&self) -> Option<format::TrailerMeta> {
+        let len = self.meta.segment_len;
+        let mut bytes = vec![0u8; format::TRAILER_LEN];
+        self.file
+            .read_exact_at(&mut bytes, format::trailer_offset(len))
+            .ok()?;
+        format::decode_trailer(&bytes, self.seed(), len, self.base_lsn()).ok()?
     }
 
     fn load_index(&self) -> Option<Vec<IndexPoint>> {

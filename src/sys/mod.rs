@@ -3,9 +3,12 @@
 //! The sync backend per `Durability` lives here so the rest of the crate never calls the
 //! operating system directly for durability.
 
+mod notify;
 mod unix;
 
-pub(crate) use unix::{fsync_dir, preallocate};
+pub(crate) use notify::Notify;
+
+pub(crate) use unix::{fsync_dir, futex_wait, futex_wake_all, preallocate};
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -61,3 +61,54 @@ pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     let handle = File::open(dir).map_err(io_error("open directory", dir))?;
     handle.sync_all().map_err(io_error("fsync directory", dir))
 }
+
+/// Sleeps until `word` is woken or no longer holds `expected`, or `timeout` passes. May
+/// return early (spurious wake-ups); callers re-check their condition.
+///
+/// A shared (not `FUTEX_PRIVATE`) futex: `word` lives in a `MAP_SHARED` file mapping, so
+/// a writer in another process wakes it.
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: std::time::Duration,
+) {
+    let ts = libc::timespec {
+        tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::try_from(timeout.subsec_nanos()).unwrap_or(0),
+    };
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call (it is borrowed);
+    // `ts` outlives the call; FUTEX_WAIT only reads both. Errors (EAGAIN when the value
+    // changed, ETIMEDOUT, EINTR) all mean "re-check", so the result is ignored.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+        )
+    };
+}
+
+/// Wakes every thread, in any process, sleeping in `futex_wait` on `word`.
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wake_all(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: `word` is a valid, aligned u32 for the duration of the call; FUTEX_WAKE does
+    // not access memory, it only uses the address as a key.
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+}
+
+/// Without futexes: a short sleep (the caller's bounded poll).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn futex_wait(
+    _word: &std::sync::atomic::AtomicU32,
+    _expected: u32,
+    timeout: std::time::Duration,
+) {
+    std::thread::sleep(timeout.min(std::time::Duration::from_millis(1)));
+}
+
+/// Without futexes: nothing to wake (waiters poll).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn futex_wake_all(_word: &std::sync::atomic::AtomicU32) {}

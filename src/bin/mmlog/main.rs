@@ -1,1 +1,125 @@
-fn main() {}
+//! `mmlog`: the command-line tool. It uses mmlog's public API only, like any embedder.
+//!
+//! Exit codes (see `CONTRACT.md`): 0 success, 1 the log is corrupt (or a command found
+//! corruption), 2 usage or I/O error. Errors go to stderr as one sentence.
+
+mod args;
+mod bench;
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Args, Command};
+
+fn main() -> ExitCode {
+    // clap prints usage errors itself and exits with code 2 (0 for --help/--version).
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Bench(bench_args) => bench::run(&bench_args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mmlog: {error}");
+            error.exit_code()
+        }
+    }
+}
+
+/// Why a command failed: the one error type of the binary.
+#[derive(Debug)]
+pub enum CliError {
+    /// An mmlog call failed; `context` says what the command was doing.
+    Log {
+        /// What the command was doing, e.g. "appending to the log in /tmp/x".
+        context: String,
+        /// The library's error.
+        source: mmlog::Error,
+    },
+    /// An I/O call of the binary itself failed (files of the baseline, stdout, ...).
+    Io {
+        /// The operation, e.g. "create file".
+        op: &'static str,
+        /// The path it was about, if any.
+        path: Option<PathBuf>,
+        /// The operating system's error.
+        source: io::Error,
+    },
+    /// The arguments make no sense together (beyond what clap checks).
+    Usage(String),
+    /// Data read back differs from what was written, or fails its checksum.
+    Corrupt(String),
+}
+
+impl CliError {
+    /// The process exit code for this error: the one place errors map to 1 or 2.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CliError::Log {
+                source: mmlog::Error::Corrupt { .. },
+                ..
+            }
+            | CliError::Corrupt(_) => ExitCode::from(1),
+            CliError::Log { .. } | CliError::Io { .. } | CliError::Usage(_) => ExitCode::from(2),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Log { context, source } => write!(f, "{context}: {source}"),
+            CliError::Io {
+                op,
+                path: Some(path),
+                source,
+            } => write!(f, "{op} failed on {}: {source}", path.display()),
+            CliError::Io {
+                op,
+                path: None,
+                source,
+            } => write!(f, "{op} failed: {source}"),
+            CliError::Usage(what) | CliError::Corrupt(what) => f.write_str(what),
+        }
+    }
+}
+
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CliError::Log { source, .. } => Some(source),
+            CliError::Io { source, .. } => Some(source),
+            CliError::Usage(_) | CliError::Corrupt(_) => None,
+        }
+    }
+}
+
+/// `map_err` helper for an mmlog call: `log.sync().map_err(log_error(|| format!(...)))`.
+pub fn log_error<C: FnOnce() -> String>(context: C) -> impl FnOnce(mmlog::Error) -> CliError {
+    move |source| CliError::Log {
+        context: context(),
+        source,
+    }
+}
+
+/// `map_err` helper for an I/O call on `path`: `.map_err(io_error("create file", &path))`.
+pub fn io_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> CliError + 'a {
+    move |source| CliError::Io {
+        op,
+        path: Some(path.to_path_buf()),
+        source,
+    }
+}
+
+/// `map_err` helper for writing the command's output to stdout.
+pub fn stdout_error(source: io::Error) -> CliError {
+    CliError::Io {
+        op: "write to stdout",
+        path: None,
+        source,
+    }
+}

@@ -1,0 +1,273 @@
+//! `Tailer`: follows a growing log, in this process or from a read-only `Log` in another.
+//!
+//! Wake-ups never spin: a tailer that has caught up sleeps on a futex word in the live
+//! area of the newest segment's header page (a `MAP_SHARED` mapping, so a writer in any
+//! process wakes it), and the writer makes the wake-up syscall only when a reader sleeps.
+//! Each sleep is bounded (`POLL_MAX`), so a missed event (a writer that crashed and
+//! restarted, a new segment) is seen within that time.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{io_error, Result};
+use crate::format::{self, IndexPoint};
+use crate::log::Inner;
+use crate::read::{self, Iter, Record};
+use crate::recovery::{self, Probe};
+use crate::segment::{Recovered, Segment};
+use crate::{dir, sys, Log, Lsn};
+
+/// The longest a tailer sleeps before it looks again without being woken.
+const POLL_MAX: Duration = Duration::from_millis(50);
+
+/// Follows the log from an LSN on, waiting for records that are not there yet.
+///
+/// # Examples
+/// ```
+/// use std::time::Duration;
+/// let dir = tempfile::tempdir().expect("a temporary directory");
+/// let log = mmlog::Log::open(dir.path(), mmlog::Options::default().segment_size(1 << 20))?;
+/// let mut tailer = log.tail_from(0);
+/// assert!(tailer.next_timeout(Duration::from_millis(1))?.is_none());
+/// log.append(b"news")?;
+/// let record = tailer.next_timeout(Duration::from_secs(1))?.expect("the new record");
+/// assert_eq!(record.payload(), b"news");
+/// # Ok::<(), mmlog::Error>(())
+/// ```
+pub struct Tailer {
+    iter: Iter,
+    log: Arc<Inner>,
+}
+
+impl Log {
+    /// A tailer from `lsn` on: it yields the records from `lsn`, then waits for new ones.
+    /// On a read-only `Log`, it follows a writer in another process, across segment
+    /// rotations, `truncate_front`, and writer restarts.
+    pub fn tail_from(&self, lsn: Lsn) -> Tailer {
+        Tailer {
+            iter: self.iter_from(lsn),
+            log: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Tailer {
+    /// The next record, waiting up to `timeout` for it; `Ok(None)` if none came in time.
+    ///
+    /// # Errors
+    /// `Error::Corrupt` for a record that fails its checksum, `Error::LsnOutOfRange` if the
+    /// records to read were truncated away, `Error::Io` while following another process.
+    /// After an error the tailer yields nothing more.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Record>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Take the wake value before looking, so a publish in between is not missed.
+            let notify = self.log.notify();
+            let seen = notify.map(|n| n.seq());
+            if let Some(record) = self.iter.next().transpose()? {
+                return Ok(Some(record));
+            }
+            if self.log.refresh()? {
+                continue;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let wait = (deadline - now).min(POLL_MAX);
+            match (notify, seen) {
+                (Some(notify), Some(seen)) => notify.wait(seen, wait),
+                // No writer has created the notify file yet: poll.
+                _ => std::thread::sleep(wait.min(Duration::from_millis(5))),
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// The notify file: the writer's, or for a reader, opened once a writer created it.
+    fn notify(&self) -> Option<&sys::Notify> {
+        if self.notify.get().is_none() {
+            if let Some(notify) = sys::Notify::open(&self.dir) {
+                let _ = self.notify.set(notify);
+            }
+        }
+        self.notify.get()
+    }
+
+    pub(crate) fn newest_segment(&self) -> Option<Arc<Segment>> {
+        self.segments
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .last()
+            .cloned()
+    }
+
+    /// For a read-only log: takes in what the writer has published since. `Ok(true)` if
+    /// anything new is visible. A writable log's view is always current.
+    pub(crate) fn refresh(&self) -> Result<bool> {
+        if self.writer.is_some() {
+            return Ok(false);
+        }
+        let _follow = self.follow.lock().unwrap_or_else(|p| p.into_inner());
+        let mut progress = false;
+        if let Some(newest) = self.newest_segment() {
+            progress |= self.follow_segment(&newest)?;
+            if !newest.is_sealed() {
+                return Ok(progress);
+            }
+        }
+        progress |= self.discover_segments()?;
+        Ok(progress)
+    }
+
+    /// Validates and publishes (locally) the records the writer published in `segment`.
+    fn follow_segment(&self, segment: &Segment) -> Result<bool> {
+        if segment.is_sealed() {
+            return Ok(false);
+        }
+        let (live_end, _, live_sealed) = segment.live_published();
+        let mut target = live_end;
+        if live_sealed {
+            // The trailer has the final word: `truncate_back` may have cut the segment
+            // below what this reader has seen.
+            if let Some(t) = segment.read_trailer() {
+                if t.records_end < segment.committed_end() {
+                    segment.cut(t.records_end, t.next_lsn);
+                    return Ok(true);
+                }
+                target = t.records_end.min(live_end);
+            }
+        }
+        let start = segment.committed_end();
+        let mut progress = false;
+        if target > start {
+            let bytes = segment.published(target);
+            let rel_end = target - format::RECORDS_START;
+            let mut offset = start;
+            let mut lsn = segment.next_lsn();
+            let mut seed = read::locate(segment, lsn)?.seed;
+            let mut kept = (offset, lsn);
+            // At most (target - start) / RECORD_HEADER_LEN steps.
+            while offset < target {
+                let rel = offset - format::RECORDS_START;
+                let Ok(rec) = format::decode_record(bytes, rel, rel_end, seed, lsn) else {
+                    // Not what the writer published: a writer restarted over this segment.
+                    // Keep what is valid and look again later.
+                    break;
+                };
+                segment.note_record(IndexPoint { lsn, offset, seed });
+                offset += rec.footprint();
+                seed = rec.crc;
+                if rec.kind == format::KIND_DATA {
+                    lsn += 1;
+                }
+                if rec.batch_left == 0 {
+                    kept = (offset, lsn);
+                }
+            }
+            if kept.0 > start {
+                segment.publish(kept.0, kept.1);
+                self.next_lsn.fetch_max(kept.1, Ordering::AcqRel);
+                progress = true;
+            }
+        }
+        if live_sealed && segment.committed_end() >= target {
+            segment.mark_sealed();
+            progress = true;
+        }
+        Ok(progress)
+    }
+
+    /// Finds segments the writer created (or deleted) since the last look.
+    fn discover_segments(&self) -> Result<bool> {
+        let listed = dir::list_segments(&self.dir)?;
+        let mut progress = false;
+        let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        // `truncate_front` by the writer: drop what no longer exists (records read from
+        // them stay valid: they hold their segment).
+        if let Some((first_listed, _)) = listed.first() {
+            let gone = segments
+                .iter()
+                .take_while(|s| s.base_lsn() < *first_listed && segments.len() > 1)
+                .count()
+                .min(segments.len().saturating_sub(1));
+            if gone > 0 {
+                segments.drain(..gone);
+                if let Some(first) = segments.first() {
+                    self.first_lsn.store(first.base_lsn(), Ordering::Release);
+                }
+            }
+        }
+        loop {
+            let next_base = match segments.last() {
+                Some(last) if last.is_sealed() => last.next_lsn(),
+                Some(_) => break,
+                None => listed.first().map_or(0, |(lsn, _)| *lsn),
+            };
+            let Some((_, path)) = listed.iter().find(|(lsn, _)| *lsn == next_base) else {
+                break;
+            };
+            let Some(segment) = open_follower_segment(path, next_base)? else {
+                break;
+            };
+            let segment = Arc::new(segment);
+            segments.push(Arc::clone(&segment));
+            if segments.len() == 1 {
+                self.first_lsn.store(next_base, Ordering::Release);
+            }
+            drop(segments);
+            self.follow_segment(&segment)?;
+            progress = true;
+            segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        }
+        Ok(progress)
+    }
+}
+
+/// Maps a segment the writer created after this reader opened. `None` if its header is not
+/// readable yet (the writer syncs the header before naming the file, so this is rare).
+fn open_follower_segment(path: &std::path::Path, base: Lsn) -> Result<Option<Segment>> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).map_err(io_error("open segment", path))?;
+    let file_len = file
+        .metadata()
+        .map_err(io_error("stat segment", path))?
+        .len();
+    let mut header_page = vec![0u8; usize::try_from(file_len.min(format::PAGE_LEN)).unwrap_or(0)];
+    file.read_exact_at(&mut header_page, 0)
+        .map_err(io_error("read segment header", path))?;
+    let probe = Probe {
+        path: path.to_path_buf(),
+        name_lsn: base,
+        file_len,
+        header_page,
+        trailer: Vec::new(),
+    };
+    let Ok(meta) = recovery::check_header(&probe) else {
+        return Ok(None);
+    };
+    let mut trailer = vec![0u8; format::TRAILER_LEN];
+    file.read_exact_at(&mut trailer, format::trailer_offset(meta.segment_len))
+        .map_err(io_error("read segment trailer", path))?;
+    // Sealed already: its trailer says where it ends (records are read lazily, with
+    // their checksums). Otherwise it is followed through its live area.
+    let recovered = match format::decode_trailer(&trailer, meta.seed(), meta.segment_len, base) {
+        Ok(Some(t)) => Recovered {
+            meta,
+            committed_end: t.records_end,
+            next_lsn: t.next_lsn,
+            sealed: true,
+            index: None,
+        },
+        _ => Recovered {
+            meta,
+            committed_end: format::RECORDS_START,
+            next_lsn: base,
+            sealed: false,
+            index: Some(Vec::new()),
+        },
+    };
+    Segment::open(path.to_path_buf(), recovered, false).map(Some)
+}
