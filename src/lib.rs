@@ -71,6 +71,7 @@ mod segment;
 #[allow(unsafe_code)]
 mod sys;
 mod tail;
+mod verify;
 
 /// A log sequence number: the dense, 0-based number of a record.
 pub type Lsn = u64;
@@ -84,6 +85,7 @@ pub use options::{
 };
 pub use read::{Iter, Record};
 pub use tail::Tailer;
+pub use verify::{verify, Problem, SegmentReport, TornTail, VerifyReport};
 
 // The README's example is compiled and run as a doctest.
 #[cfg(doctest)]

@@ -835,7 +835,7 @@ fn write_trailer(
 }
 
 /// Reads what planning needs of one segment file.
-fn probe(path: &Path, name_lsn: Lsn) -> Result<Probe> {
+pub(crate) fn probe(path: &Path, name_lsn: Lsn) -> Result<Probe> {
     let file = File::open(path).map_err(io_error("open segment", path))?;
     let file_len = file
         .metadata()
@@ -864,7 +864,7 @@ fn probe(path: &Path, name_lsn: Lsn) -> Result<Probe> {
 }
 
 /// Reads a whole segment file with `pread` (a media error is an `Error`, never a SIGBUS).
-fn read_image(probes: &[Probe], i: usize) -> Result<Vec<u8>> {
+pub(crate) fn read_image(probes: &[Probe], i: usize) -> Result<Vec<u8>> {
     let probe = &probes[i];
     let path = &probe.path;
     let file = File::open(path).map_err(io_error("open segment", path))?;
