@@ -75,7 +75,7 @@ pub(crate) fn futex_wait(
 ) {
     let ts = libc::timespec {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
-        tv_nsec: libc::c_long::try_from(timeout.subsec_nanos()).unwrap_or(0),
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
     };
     // SAFETY: `word` is a valid, aligned u32 for the duration of the call (it is borrowed);
     // `ts` outlives the call; FUTEX_WAIT only reads both. Errors (EAGAIN when the value
