@@ -145,7 +145,9 @@ pub(crate) struct Inner {
     pub(crate) follow: Mutex<()>,
     /// The futex that wakes tailers (the writer's from open; a reader's once it exists).
     pub(crate) notify: OnceLock<sys::Notify>,
-    _lock: Option<File>,
+    /// The directory lock: released by `close` and `drop` of the `Log`, even while
+    /// iterators or tailers still hold this state.
+    lock_file: Mutex<Option<File>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -312,7 +314,7 @@ impl Log {
             shutdown: (Mutex::new(false), Condvar::new()),
             follow: Mutex::new(()),
             notify: OnceLock::new(),
-            _lock: lock_file,
+            lock_file: Mutex::new(lock_file),
             options,
         });
         if let Some(w) = &inner.writer {
@@ -509,11 +511,15 @@ impl Log {
     /// # Errors
     /// The error of the final sync.
     pub fn close(mut self) -> Result<()> {
-        let result = if self.inner.writer.is_some() && !self.inner.poisoned.load(Ordering::Acquire)
-        {
-            self.sync().and_then(|_| self.inner.persist_mark())
-        } else {
+        let result = if self.inner.writer.is_none() {
             Ok(())
+        } else {
+            // A poisoned log says so: the records after the failed sync were not made
+            // durable, and the caller must know.
+            self.inner
+                .check_poisoned()
+                .and_then(|()| self.sync())
+                .and_then(|_| self.inner.persist_mark())
         };
         self.stop();
         result
@@ -534,6 +540,8 @@ impl Log {
                 let _ = handle.join();
             }
         }
+        // Iterators and tailers may keep the shared state alive; the lock goes now.
+        drop(lock(&self.inner.lock_file).take());
     }
 
     /// Test hook: the next sync fails as if the device returned an error.

@@ -4,7 +4,9 @@
 //! The rules, in order:
 //!
 //! 1. Every segment file must have a valid header whose base LSN matches its name, and be
-//!    at least as long as the header says; the segments must continue each other.
+//!    at least as long as the header says; the segments must continue each other (a gap
+//!    beyond the durable mark is a lost directory entry of an unsynced segment: the log
+//!    ends there).
 //! 2. A sealed segment (valid trailer) is trusted without reading its records under
 //!    `Recovery::Strict` (open time does not grow with the log); under
 //!    `Recovery::TruncateAtCorruption` every record of it is checked.
@@ -125,9 +127,13 @@ pub fn check_header(probe: &Probe) -> Result<SegmentMeta, Defect> {
 
 /// Scans the records of a segment image from the first record up to `area_end`.
 ///
+/// `sealed`: `area_end` is a trailer's end, which is authoritative: a batch that runs up
+/// to it is kept even if its records say more were to follow (`truncate_back` cut into
+/// the batch after it was complete).
+///
 /// Takes at most `(area_end - RECORDS_START) / RECORD_HEADER_LEN` steps: every step
 /// advances by at least one header.
-pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64) -> Scan {
+pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool) -> Scan {
     let mut offset = format::RECORDS_START;
     let mut lsn = meta.base_lsn;
     let mut seed = meta.seed();
@@ -181,6 +187,10 @@ pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64) -> Scan {
         if pending == 0 {
             kept = (offset, lsn, seed, index.len());
         }
+    }
+    if pending > 0 && defect.is_none() && sealed && offset == area_end {
+        kept = (offset, lsn, seed, index.len());
+        pending = 0;
     }
     if pending > 0 && defect.is_none() {
         defect = Some(Defect {
@@ -287,6 +297,12 @@ pub fn plan(
                     found: meta.base_lsn,
                 },
             };
+            if expected >= result.durable_mark {
+                // Beyond the durable mark: the name of a segment created after the last
+                // sync was lost (its directory entry was never fsynced) while a later one
+                // survived. A torn tail: the log ends at `expected`.
+                break;
+            }
             if strict {
                 return Err(corrupt(probe, defect));
             }
@@ -320,7 +336,7 @@ pub fn plan(
             // Sealed after the last persisted durable mark (a power loss can keep the
             // trailer and lose records before it), or TruncateAtCorruption: check every
             // record of the sealed segment.
-            let s = scan(&image, meta, t.records_end);
+            let s = scan(&image, meta, t.records_end, true);
             if s.end == t.records_end && s.next_lsn == t.next_lsn {
                 result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
                 expected = t.next_lsn;
@@ -348,7 +364,7 @@ pub fn plan(
             ));
             break;
         }
-        let s = scan(&image, meta, format::records_end(meta.segment_len));
+        let s = scan(&image, meta, format::records_end(meta.segment_len), false);
         if next_base == Some(s.next_lsn) {
             expected = s.next_lsn;
             result.keep.push((i, *meta, SegmentPlan::Repair(s)));
@@ -639,6 +655,16 @@ mod tests {
         let mut c = Builder::new(5);
         c.push(b"c", 0);
         a.seal();
+        // A gap beyond the durable mark: the unsynced segment's name was lost; cut there.
+        let plan = run(
+            &[a.image.clone(), c.image.clone()],
+            &[a.probe(), c.probe()],
+            Recovery::Strict,
+        )
+        .unwrap();
+        assert_eq!((plan.next_lsn, plan.delete.clone()), (1, vec![1]));
+        // Below the durable mark, records that were durable are missing: corruption.
+        c.mark(6);
         let err = run(
             &[a.image.clone(), c.image.clone()],
             &[a.probe(), c.probe()],

@@ -129,6 +129,8 @@ impl Inner {
         }
         let (live_end, _, live_sealed) = segment.live_published();
         let mut target = live_end;
+        // A trailer's end is authoritative: a batch cut there by `truncate_back` is kept.
+        let mut trailer_end = None;
         if live_sealed {
             // The trailer has the final word: `truncate_back` may have cut the segment
             // below what this reader has seen.
@@ -138,6 +140,7 @@ impl Inner {
                     return Ok(true);
                 }
                 target = t.records_end.min(live_end);
+                trailer_end = Some(t.records_end);
             }
         }
         let start = segment.committed_end();
@@ -163,7 +166,7 @@ impl Inner {
                 if rec.kind == format::KIND_DATA {
                     lsn += 1;
                 }
-                if rec.batch_left == 0 {
+                if rec.batch_left == 0 || trailer_end == Some(offset) {
                     kept = (offset, lsn);
                 }
             }

@@ -189,7 +189,7 @@ pub fn verify(
         };
         let image = log::read_image(&probes, i)?;
         let area_end = trailer.map_or(format::records_end(meta.segment_len), |t| t.records_end);
-        let scan = recovery::scan(&image, &meta, area_end);
+        let scan = recovery::scan(&image, &meta, area_end, trailer.is_some());
         let is_last = i + 1 == probes.len();
         match trailer {
             Some(t) => {

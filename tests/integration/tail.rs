@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::util::*;
-use mmlog::{Log, Options};
+use mmlog::Log;
 
 #[test]
 #[cfg_attr(miri, ignore)]

@@ -508,13 +508,17 @@ impl BenchDir {
             let path = parent.join(format!("mmlog-bench-{pid}-{attempt}"));
             match fs::create_dir(&path) {
                 Ok(()) => {
-                    let path = fs::canonicalize(&path).map_err(io_error("resolve", &path))?;
-                    return Ok(BenchDir {
+                    // Owned from here on, so that it is removed even if resolving fails.
+                    let mut dir = BenchDir {
                         path,
                         removed: false,
-                    });
+                    };
+                    // Resolved, so that /proc/mounts' absolute mount points match it.
+                    dir.path =
+                        fs::canonicalize(&dir.path).map_err(io_error("resolve", &dir.path))?;
+                    return Ok(dir);
                 }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(io_error("create directory", &path)(e)),
             }
         }
@@ -727,7 +731,7 @@ fn line(
     let spread = if seconds > 0.0 {
         format!(
             "{:.1}%",
-            (summary.max - summary.min).as_secs_f64() / seconds * 100.0
+            summary.max.saturating_sub(summary.min).as_secs_f64() / seconds * 100.0
         )
     } else {
         "-".into()
