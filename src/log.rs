@@ -279,6 +279,15 @@ impl Log {
             };
             // Readers in other processes learn this writer's state from here on.
             active.reset_live();
+            if options.durability == Durability::Msync {
+                // Fault the rest of the active segment in, off the append path. (With
+                // Fdatasync the prefaulted zero pages would be written by the next sync.)
+                let segment = Arc::clone(&active);
+                let offset = active.committed_end();
+                let _ = std::thread::Builder::new()
+                    .name("mmlog-prefault".into())
+                    .spawn(move || segment.prefault_from(offset));
+            }
             Some(Mutex::new(Writer {
                 offset: active.committed_end(),
                 seed: active_seed.unwrap_or_else(|| active.seed()),
@@ -689,9 +698,14 @@ impl Inner {
         }
         let path = self.dir.join(dir::SPARE_NAME);
         let len = self.options.segment_size;
+        let durability = self.options.durability;
         w.spare = std::thread::Builder::new()
             .name("mmlog-spare".into())
-            .spawn(move || Spare::create(path, len))
+            .spawn(move || {
+                let spare = Spare::create(path, len)?;
+                spare.prefault(durability);
+                Ok(spare)
+            })
             .ok();
     }
 

@@ -90,6 +90,23 @@ impl Spare {
         })
     }
 
+    /// Faults every page of the mapping in for writing (`MADV_POPULATE_WRITE`), so that
+    /// appends never take a page fault: about 5 ns instead of 50-150 ns per 128-byte
+    /// record on first touch, measured here. Runs on the background thread that prepares
+    /// the spare. With `Durability::Fdatasync` it also syncs the zero-filled file, because
+    /// `fdatasync` writes every dirty page of a file and the first sync of the segment
+    /// would otherwise write all of it; it also converts the file's unwritten extents
+    /// ahead of time. A failure (an old kernel) only loses the optimisation.
+    pub(crate) fn prefault(&self, durability: Durability) {
+        #[cfg(target_os = "linux")]
+        {
+            let _ = self.map.advise(memmap2::Advice::PopulateWrite);
+        }
+        if durability == Durability::Fdatasync {
+            let _ = self.file.sync_data();
+        }
+    }
+
     /// Turns the spare into segment `base_lsn` of `dir`: writes the header and the initial
     /// durable mark, syncs them, then renames the file to its segment name.
     ///
@@ -221,6 +238,23 @@ impl Segment {
             index_next: AtomicU64::new(0),
             live_writer: writable,
         })
+    }
+
+    /// Faults the pages from `offset` to the end of the record area in for writing (see
+    /// `Spare::prefault`); for the active segment found at open, on a background thread.
+    pub(crate) fn prefault_from(&self, offset: u64) {
+        let start = offset - offset % format::PAGE_LEN;
+        let end = format::records_end(self.meta.segment_len);
+        if let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) {
+            if start < end {
+                #[cfg(target_os = "linux")]
+                {
+                    let _ =
+                        self.map
+                            .advise_range(memmap2::Advice::PopulateWrite, start, end - start);
+                }
+            }
+        }
     }
 
     pub(crate) fn base_lsn(&self) -> Lsn {
