@@ -516,6 +516,13 @@ fn record_crc(seed: u32, header: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
+/// The payload length in a record header at the start of `bytes`, unvalidated (`None` if
+/// the header is cut short). Used to know how many bytes to read before decoding.
+pub fn peek_len(bytes: &[u8]) -> Option<u32> {
+    let (header, _) = RecordHeader::ref_from_prefix(bytes).ok()?;
+    Some(header.len.get())
+}
+
 /// Reads the stored checksum of the record at `offset` without validating anything else.
 ///
 /// Used to find the chain seed of a record from the record before it. `None` when the

@@ -201,7 +201,9 @@ impl Log {
             .iter()
             .map(|(lsn, path)| probe(path, *lsn))
             .collect::<Result<Vec<_>>>()?;
-        let plan = recovery::plan(&probes, options.recovery, |i| read_image(&probes, i))?;
+        let plan = recovery::plan(&probes, options.recovery, |i| {
+            FileBytes::open(&probes[i]).map(|b| Box::new(b) as Box<dyn recovery::Bytes>)
+        })?;
 
         let mut report = RecoveryReport {
             segments: probes.len(),
@@ -890,18 +892,75 @@ pub(crate) fn read_image(probes: &[Probe], i: usize) -> Result<Vec<u8>> {
     let probe = &probes[i];
     let path = &probe.path;
     let file = File::open(path).map_err(io_error("open segment", path))?;
-    let len = usize::try_from(probe.file_len).map_err(|_| Error::Corrupt {
+    // Only the file's data extents are read: the image ends where the last one ends (the
+    // never-written, preallocated rest reads as zeros and is left out).
+    let extents = sys::data_extents(&file, probe.file_len);
+    let end = extents.last().map_or(0, |&(_, end)| end);
+    let too_large = |_| Error::Corrupt {
         segment: path.clone(),
         offset: 0,
         reason: CorruptReason::SegmentTooShort {
             expected: 0,
             found: probe.file_len,
         },
-    })?;
-    let mut image = vec![0u8; len];
-    file.read_exact_at(&mut image, 0)
-        .map_err(io_error("read segment", path))?;
+    };
+    let mut image = vec![0u8; usize::try_from(end).map_err(too_large)?];
+    for (start, end) in extents {
+        let range =
+            usize::try_from(start).map_err(too_large)?..usize::try_from(end).map_err(too_large)?;
+        if let Some(buf) = image.get_mut(range) {
+            file.read_exact_at(buf, start)
+                .map_err(io_error("read segment", path))?;
+        }
+    }
     Ok(image)
+}
+
+/// A segment file read through a window with `pread` (a media error is an `Error`, never a
+/// SIGBUS), a few MiB at a time: recovery never holds a whole segment in memory.
+struct FileBytes {
+    file: File,
+    path: PathBuf,
+    file_len: u64,
+    base: u64,
+    window: Vec<u8>,
+}
+
+impl FileBytes {
+    const CHUNK: u64 = 4 << 20;
+
+    fn open(probe: &Probe) -> Result<FileBytes> {
+        let file = File::open(&probe.path).map_err(io_error("open segment", &probe.path))?;
+        Ok(FileBytes {
+            file,
+            path: probe.path.clone(),
+            file_len: probe.file_len,
+            base: 0,
+            window: Vec::new(),
+        })
+    }
+}
+
+impl recovery::Bytes for FileBytes {
+    fn at(&mut self, offset: u64, len: u64) -> Result<&[u8]> {
+        let have = self.base..self.base + self.window.len() as u64;
+        let end = offset.saturating_add(len).min(self.file_len);
+        if !(have.contains(&offset) && end <= have.end) {
+            let want = len
+                .max(Self::CHUNK)
+                .min(self.file_len.saturating_sub(offset));
+            let want = usize::try_from(want).map_err(|_| {
+                Error::InvalidOptions(format!("read of {want} bytes does not fit in memory"))
+            })?;
+            self.window.resize(want, 0);
+            self.file
+                .read_exact_at(&mut self.window, offset)
+                .map_err(io_error("read segment", &self.path))?;
+            self.base = offset;
+        }
+        let start = usize::try_from(offset - self.base).unwrap_or(usize::MAX);
+        Ok(self.window.get(start..).unwrap_or(&[]))
+    }
 }
 
 /// Applies a recovery plan: removes segments after the cut, rewrites lost trailers, zeroes

@@ -125,7 +125,35 @@ pub fn check_header(probe: &Probe) -> Result<SegmentMeta, Defect> {
     Ok(meta)
 }
 
-/// Scans the records of a segment image from the first record up to `area_end`.
+/// Random access to the bytes of one segment file, for scanning it in order without
+/// holding it all in memory. `&[u8]` (a whole image) is one; `log.rs` reads a file through
+/// a window with `pread`.
+pub trait Bytes {
+    /// The bytes from `offset` on, at least `len` of them unless the file ends first (then
+    /// all that is left, possibly none).
+    ///
+    /// # Errors
+    /// The read failed (an I/O error, never a SIGBUS).
+    fn at(&mut self, offset: u64, len: u64) -> Result<&[u8]>;
+}
+
+impl Bytes for &[u8] {
+    fn at(&mut self, offset: u64, _len: u64) -> Result<&[u8]> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        Ok(self.get(start..).unwrap_or(&[]))
+    }
+}
+
+impl Bytes for Vec<u8> {
+    fn at(&mut self, offset: u64, len: u64) -> Result<&[u8]> {
+        let mut slice = self.as_slice();
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let _ = slice.at(offset, len)?;
+        Ok(slice.get(start..).unwrap_or(&[]))
+    }
+}
+
+/// Scans the records of a segment from the first record up to `area_end`.
 ///
 /// `sealed`: `area_end` is a trailer's end, which is authoritative: a batch that runs up
 /// to it is kept even if its records say more were to follow (`truncate_back` cut into
@@ -133,7 +161,15 @@ pub fn check_header(probe: &Probe) -> Result<SegmentMeta, Defect> {
 ///
 /// Takes at most `(area_end - RECORDS_START) / RECORD_HEADER_LEN` steps: every step
 /// advances by at least one header.
-pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool) -> Scan {
+///
+/// # Errors
+/// Only a failed read of `bytes`; damage is reported in `Scan::defect`.
+pub fn scan(
+    bytes: &mut dyn Bytes,
+    meta: &SegmentMeta,
+    area_end: u64,
+    sealed: bool,
+) -> Result<Scan> {
     let mut offset = format::RECORDS_START;
     let mut lsn = meta.base_lsn;
     let mut seed = meta.seed();
@@ -144,9 +180,16 @@ pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool) -> Sc
     let mut pending: u16 = 0;
     let mut defect = None;
     while offset < area_end {
-        let rec = match format::decode_record(image, offset, area_end, seed, lsn) {
+        let room = area_end - offset;
+        // The header first, for the length; then the whole record (never more than the
+        // room left, so a garbage length cannot make us read or allocate more).
+        let len = format::peek_len(bytes.at(offset, format::RECORD_HEADER_LEN as u64)?);
+        let want = format::record_footprint(u64::from(len.unwrap_or(0))).min(room);
+        let window = bytes.at(offset, want)?;
+        let rec = match format::decode_record(window, 0, room, seed, lsn) {
             Ok(rec) => rec,
-            Err(d) => {
+            Err(mut d) => {
+                d.offset += offset;
                 defect = Some(d);
                 break;
             }
@@ -203,41 +246,55 @@ pub fn scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool) -> Sc
     }
     let (end, next_lsn, seed, index_len) = kept;
     index.truncate(index_len);
-    Scan {
+    Ok(Scan {
         end,
         next_lsn,
         seed,
         index,
         defect,
-    }
+    })
 }
 
-/// The end of the non-zero bytes of `image` in `[from, to)` (`from` if all are zero).
-pub fn nonzero_end(image: &[u8], from: u64, to: u64) -> u64 {
-    let (Ok(start), Ok(end)) = (
-        usize::try_from(from),
-        usize::try_from(to.min(image.len() as u64)),
-    ) else {
-        return from;
-    };
-    let Some(bytes) = image.get(start..end) else {
-        return from;
-    };
-    // Whole 4 KiB blocks first (the common case is a long run of zeros), then bytes.
-    let mut last_nonzero_block = None;
-    for (i, block) in bytes.chunks(4096).enumerate().rev() {
-        if block.iter().any(|&b| b != 0) {
-            last_nonzero_block = Some((i, block));
+/// How much zeroed space ends the search for a torn tail's last byte.
+pub const ZERO_RUN_STOP: u64 = 1 << 20;
+
+/// The end of the non-zero bytes in `[from, to)` (`from` if all are zero), reading forward
+/// until `ZERO_RUN_STOP` bytes in a row are zero.
+///
+/// A writer fills a segment front to back, so after a crash its bytes end in one run. Only
+/// pages lost out of order can leave non-zero bytes beyond a whole zeroed MiB; those are
+/// left in place, which is safe: a record there is chained to a checksum and an epoch that
+/// the records written after the cut no longer produce (see `format`).
+///
+/// # Errors
+/// Only a failed read of `bytes`.
+pub fn nonzero_end(bytes: &mut dyn Bytes, from: u64, to: u64) -> Result<u64> {
+    const BLOCK: u64 = 4096;
+    let mut end = from;
+    let mut at = from;
+    while at < to && at - end < ZERO_RUN_STOP {
+        let want = (to - at).min(BLOCK * 64);
+        let window = bytes.at(at, want)?;
+        let Some(chunk) = window.get(
+            ..usize::try_from(want)
+                .unwrap_or(usize::MAX)
+                .min(window.len()),
+        ) else {
+            break;
+        };
+        if chunk.is_empty() {
             break;
         }
-    }
-    match last_nonzero_block {
-        None => from,
-        Some((i, block)) => {
-            let within = block.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
-            from + (i * 4096 + within) as u64
+        for (i, block) in chunk.chunks(BLOCK as usize).enumerate() {
+            // An OR over the block vectorizes; a search with early exit would not.
+            if block.iter().fold(0u8, |acc, &b| acc | b) != 0 {
+                let within = block.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1);
+                end = at + i as u64 * BLOCK + within as u64;
+            }
         }
+        at += chunk.len() as u64;
     }
+    Ok(end)
 }
 
 fn corrupt(probe: &Probe, defect: Defect) -> Error {
@@ -248,12 +305,12 @@ fn corrupt(probe: &Probe, defect: Defect) -> Error {
     }
 }
 
-/// Computes the recovery plan. `read_image(i)` returns the whole file of probe `i`; it is
-/// called only for segments that must be scanned.
+/// Computes the recovery plan. `open_bytes(i)` gives access to the file of probe `i`; it
+/// is called only for segments that must be scanned.
 pub fn plan(
     probes: &[Probe],
     mode: Recovery,
-    mut read_image: impl FnMut(usize) -> Result<Vec<u8>>,
+    mut open_bytes: impl FnMut(usize) -> Result<Box<dyn Bytes>>,
 ) -> Result<Plan> {
     let strict = mode == Recovery::Strict;
     let mut result = Plan {
@@ -331,12 +388,12 @@ pub fn plan(
             }
             _ => {}
         }
-        let image = read_image(i)?;
+        let mut bytes = open_bytes(i)?;
         if let Some(t) = trailer {
             // Sealed after the last persisted durable mark (a power loss can keep the
             // trailer and lose records before it), or TruncateAtCorruption: check every
             // record of the sealed segment.
-            let s = scan(&image, meta, t.records_end, true);
+            let s = scan(bytes.as_mut(), meta, t.records_end, true)?;
             if s.end == t.records_end && s.next_lsn == t.next_lsn {
                 result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
                 expected = t.next_lsn;
@@ -349,7 +406,8 @@ pub fn plan(
             });
             // Corruption only if this cuts below the durable mark (checked at the end).
             let defect = Some(defect);
-            let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
+            let zero_end =
+                nonzero_end(bytes.as_mut(), s.end, format::records_end(meta.segment_len))?;
             result.torn_bytes = zero_end - s.end;
             expected = s.next_lsn;
             cut = Some((i, defect));
@@ -364,14 +422,19 @@ pub fn plan(
             ));
             break;
         }
-        let s = scan(&image, meta, format::records_end(meta.segment_len), false);
+        let s = scan(
+            bytes.as_mut(),
+            meta,
+            format::records_end(meta.segment_len),
+            false,
+        )?;
         if next_base == Some(s.next_lsn) {
             expected = s.next_lsn;
             result.keep.push((i, *meta, SegmentPlan::Repair(s)));
             i += 1;
             continue;
         }
-        let zero_end = nonzero_end(&image, s.end, format::records_end(meta.segment_len));
+        let zero_end = nonzero_end(bytes.as_mut(), s.end, format::records_end(meta.segment_len))?;
         result.torn_bytes = zero_end - s.end;
         expected = s.next_lsn;
         cut = Some((i, s.defect.clone()));
@@ -511,7 +574,7 @@ mod tests {
     }
 
     fn run(images: &[Vec<u8>], probes: &[Probe], mode: Recovery) -> Result<Plan> {
-        plan(probes, mode, |i| Ok(images[i].clone()))
+        plan(probes, mode, |i| Ok(Box::new(images[i].clone())))
     }
 
     #[test]
@@ -602,7 +665,7 @@ mod tests {
         let mut reads = vec![];
         let p = super::plan(&[a.probe(), b.probe()], Recovery::Strict, |i| {
             reads.push(i);
-            Ok(images[i].clone())
+            Ok(Box::new(images[i].clone()))
         })
         .unwrap();
         assert_eq!(
@@ -622,7 +685,7 @@ mod tests {
         let mut reads = vec![];
         let p = super::plan(&[a.probe(), b.probe()], Recovery::Strict, |i| {
             reads.push(i);
-            Ok(images[i].clone())
+            Ok(Box::new(images[i].clone()))
         })
         .unwrap();
         assert_eq!(reads, vec![0]);
@@ -751,11 +814,20 @@ mod tests {
 
     #[test]
     fn nonzero_end_finds_the_last_byte() {
+        let end = |v: &[u8], from, to| nonzero_end(&mut &v[..], from, to).unwrap();
         let mut v = vec![0u8; 20000];
-        assert_eq!(nonzero_end(&v, 100, 20000), 100);
+        assert_eq!(end(&v, 100, 20000), 100);
         v[12345] = 1;
-        assert_eq!(nonzero_end(&v, 100, 20000), 12346);
-        assert_eq!(nonzero_end(&v, 100, 12000), 100);
-        assert_eq!(nonzero_end(&v, 100, 99999), 12346);
+        assert_eq!(end(&v, 100, 20000), 12346);
+        assert_eq!(end(&v, 100, 12000), 100);
+        assert_eq!(end(&v, 100, 99999), 12346);
+        // The search stops after ZERO_RUN_STOP zero bytes in a row.
+        let mut far = vec![0u8; 3 << 20];
+        far[10] = 1;
+        far[(2 << 20) + 5] = 1;
+        assert_eq!(end(&far, 0, 3 << 20), 11);
+        far[900_000] = 1;
+        far[1_800_000] = 1;
+        assert_eq!(end(&far, 0, 3 << 20), (2 << 20) + 6);
     }
 }

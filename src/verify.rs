@@ -189,7 +189,7 @@ pub fn verify(
         };
         let image = log::read_image(&probes, i)?;
         let area_end = trailer.map_or(format::records_end(meta.segment_len), |t| t.records_end);
-        let scan = recovery::scan(&image, &meta, area_end, trailer.is_some());
+        let scan = recovery::scan(&mut image.as_slice(), &meta, area_end, trailer.is_some())?;
         let is_last = i + 1 == probes.len();
         match trailer {
             Some(t) => {
@@ -227,8 +227,11 @@ pub fn verify(
                 }
             }
             None => {
-                let zero_end =
-                    recovery::nonzero_end(&image, scan.end, format::records_end(meta.segment_len));
+                let zero_end = recovery::nonzero_end(
+                    &mut image.as_slice(),
+                    scan.end,
+                    format::records_end(meta.segment_len),
+                )?;
                 if scan.next_lsn < report.durable_mark {
                     let d = scan.defect.clone().unwrap_or(Defect {
                         offset: scan.end,

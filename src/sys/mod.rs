@@ -8,7 +8,7 @@ mod unix;
 
 pub(crate) use notify::Notify;
 
-pub(crate) use unix::{fsync_dir, futex_wait, futex_wake_all, preallocate};
+pub(crate) use unix::{data_extents, fsync_dir, futex_wait, futex_wake_all, preallocate};
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -112,3 +112,40 @@ pub(crate) fn futex_wait(
 /// Without futexes: nothing to wake (waiters poll).
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn futex_wake_all(_word: &std::sync::atomic::AtomicU32) {}
+
+/// The data extents of `file` below `len`, as `[start, end)` ranges, found with
+/// `SEEK_DATA`/`SEEK_HOLE`: preallocated but never-written blocks are holes, so reading
+/// only the extents skips the empty end of a segment. Falls back to one extent covering
+/// everything where the file system does not report holes.
+pub(crate) fn data_extents(file: &File, len: u64) -> Vec<(u64, u64)> {
+    let whole = vec![(0, len)];
+    let fd = file.as_raw_fd();
+    let mut extents = Vec::new();
+    let mut at = 0u64;
+    // Each step moves past one extent: at most one step per block of the file.
+    while at < len {
+        let Ok(pos) = libc::off_t::try_from(at) else {
+            return whole;
+        };
+        // SAFETY: lseek only takes integers; the fd is valid while `file` is borrowed.
+        let data = unsafe { libc::lseek(fd, pos, libc::SEEK_DATA) };
+        if data < 0 {
+            let errno = io::Error::last_os_error().raw_os_error();
+            if errno == Some(libc::ENXIO) {
+                break; // no data after `at`
+            }
+            return whole;
+        }
+        // SAFETY: as above.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+        let (Ok(data), Ok(hole)) = (u64::try_from(data), u64::try_from(hole)) else {
+            return whole;
+        };
+        if hole <= data {
+            return whole;
+        }
+        extents.push((data, hole.min(len)));
+        at = hole;
+    }
+    extents
+}
