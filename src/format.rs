@@ -589,10 +589,25 @@ pub fn decode_record(
         ));
     }
     let payload_len = usize::try_from(len).map_err(|_| too_short(offset, segment))?;
-    let payload = after
-        .get(..payload_len)
+    if after.len() < payload_len {
+        return Err(too_short(offset, segment));
+    }
+    // Header fields after `crc` and the payload lie next to each other: one pass of the
+    // checksum over both (the same value as `record_crc` computes in two parts).
+    let covered = rest
+        .get(4..RECORD_HEADER_LEN + payload_len)
         .ok_or_else(|| too_short(offset, segment))?;
-    let computed = record_crc(seed, header.as_bytes(), payload);
+    let mut hasher = crc32fast::Hasher::new_with_initial(seed);
+    hasher.update(covered);
+    let computed = hasher.finalize();
+    debug_assert_eq!(
+        computed,
+        record_crc(
+            seed,
+            header.as_bytes(),
+            after.get(..payload_len).unwrap_or(&[])
+        )
+    );
     if computed != header.crc.get() {
         return Err(defect(
             offset,
