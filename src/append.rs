@@ -141,37 +141,35 @@ impl Log {
 /// Writes one record at the writer's position and advances it (not yet published).
 fn write_record(w: &mut Writer, payload: &[u8], batch_left: u16) -> Lsn {
     let lsn = w.next_lsn;
-    w.active
-        .write(w.offset + format::RECORD_HEADER_LEN as u64, payload);
-    let header = header_for(w, payload, batch_left);
-    finish_record(w, &header, payload.len() as u64);
+    let record = w.record_window_mut(payload.len());
+    record
+        .get_mut(format::RECORD_HEADER_LEN..)
+        .expect("the window holds the payload")
+        .copy_from_slice(payload);
+    finish_record(w, payload.len(), batch_left);
     lsn
 }
 
-/// The header of the next record, chained to the writer's seed.
-fn header_for(w: &Writer, payload: &[u8], batch_left: u16) -> [u8; format::RECORD_HEADER_LEN] {
+/// Seals the record whose payload is in place at the writer's position (header and
+/// checksum, computed over the bytes in the mapping as readers will see them), then
+/// advances the position, the chain seed and the LSN.
+fn finish_record(w: &mut Writer, len: usize, batch_left: u16) {
     let fields = RecordFields {
         lsn: w.next_lsn,
         epoch: w.epoch,
         batch_left,
         kind: format::KIND_DATA,
     };
-    format::encode_record_header(&fields, w.seed, payload)
-}
-
-/// Writes the header of the record whose payload is already in place at the writer's
-/// position, then advances the position, the chain seed and the LSN.
-fn finish_record(w: &mut Writer, header: &[u8; format::RECORD_HEADER_LEN], len: u64) {
+    let seed = w.seed;
+    let crc = format::seal_record(&fields, seed, w.record_window_mut(len));
     let offset = w.offset;
-    w.active.write(offset, header);
     w.active.note_record(IndexPoint {
         lsn: w.next_lsn,
         offset,
-        seed: w.seed,
+        seed,
     });
-    let [a, b, c, d, ..] = *header;
-    w.seed = u32::from_le_bytes([a, b, c, d]);
-    w.offset += format::record_footprint(len);
+    w.seed = crc;
+    w.offset += format::record_footprint(len as u64);
     w.next_lsn += 1;
 }
 
@@ -243,9 +241,7 @@ impl Reservation<'_> {
             .take()
             .expect("a live reservation holds the writer lock");
         let lsn = w.next_lsn;
-        // The checksum is computed over the bytes in the mapping, as readers will see them.
-        let header = header_for(&w, w.payload_window(self.len), 0);
-        finish_record(&mut w, &header, self.len as u64);
+        finish_record(&mut w, self.len, 0);
         self.log.inner.publish(&w, 1, self.len as u64);
         drop(w);
         self.log.after_append(lsn)?;
@@ -256,17 +252,22 @@ impl Reservation<'_> {
 impl Deref for Reservation<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        self.writer().payload_window(self.len)
+        let window = self.writer().record_window(self.len);
+        window.get(format::RECORD_HEADER_LEN..).unwrap_or(&[])
     }
 }
 
 impl DerefMut for Reservation<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         let len = self.len;
-        self.guard
+        let window = self
+            .guard
             .as_mut()
             .expect("a live reservation holds the writer lock")
-            .payload_window_mut(len)
+            .record_window_mut(len);
+        window
+            .get_mut(format::RECORD_HEADER_LEN..)
+            .expect("the window holds the payload")
     }
 }
 

@@ -508,6 +508,40 @@ pub fn encode_record_header(
     out
 }
 
+/// Writes the header of the record in `record` (header bytes followed by the payload,
+/// already in place) and returns its checksum: one pass over the header fields and the
+/// payload, which lie next to each other. The result is byte-identical to
+/// `encode_record_header` followed by the payload.
+///
+/// # Panics
+/// If `record` is shorter than a header or the payload longer than `u32::MAX`.
+pub fn seal_record(fields: &RecordFields, seed: u32, record: &mut [u8]) -> u32 {
+    let payload_len = record
+        .len()
+        .checked_sub(RECORD_HEADER_LEN)
+        .expect("a record window holds at least a header");
+    let len = u32::try_from(payload_len).expect("payload length checked against payload_len_max");
+    let header = RecordHeader {
+        crc: U32::new(0),
+        len: U32::new(len),
+        lsn: U64::new(fields.lsn),
+        epoch: U32::new(fields.epoch),
+        batch_left: U16::new(fields.batch_left),
+        kind: fields.kind,
+        reserved: 0,
+    };
+    let (head, rest) = record.split_at_mut(4);
+    let fields_bytes = header.as_bytes().get(4..).unwrap_or(&[]);
+    rest.get_mut(..RECORD_HEADER_LEN - 4)
+        .expect("a record window holds at least a header")
+        .copy_from_slice(fields_bytes);
+    let mut hasher = crc32fast::Hasher::new_with_initial(seed);
+    hasher.update(rest);
+    let crc = hasher.finalize();
+    head.copy_from_slice(&crc.to_le_bytes());
+    crc
+}
+
 /// The chained record checksum: CRC-32 from `seed` over header bytes 4..24 and the payload.
 fn record_crc(seed: u32, header: &[u8], payload: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new_with_initial(seed);
@@ -908,6 +942,23 @@ mod tests {
             crc, 0xfcf1_1e80,
             "v1 segment header checksum changed: {crc:#010x}"
         );
+    }
+
+    #[test]
+    fn seal_record_matches_encode_record_header() {
+        let payload = b"in place payload";
+        let fields = RecordFields {
+            batch_left: 3,
+            ..data(9)
+        };
+        let mut record = vec![0xeeu8; RECORD_HEADER_LEN + payload.len()];
+        record[RECORD_HEADER_LEN..].copy_from_slice(payload);
+        let crc = seal_record(&fields, 77, &mut record);
+        let header = encode_record_header(&fields, 77, payload);
+        assert_eq!(&record[..RECORD_HEADER_LEN], &header[..]);
+        assert_eq!(crc.to_le_bytes(), header[..4]);
+        let rec = decode_record(&record, 0, record.len() as u64 + 8, 77, 9).unwrap();
+        assert_eq!((rec.crc, rec.batch_left), (crc, 3));
     }
 
     #[test]

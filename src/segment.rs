@@ -160,11 +160,12 @@ fn map_len(len: u64) -> Result<usize> {
 }
 
 impl crate::log::Writer {
-    /// The payload window of a reservation of `len` bytes at the writer's position.
+    /// The record window (header and payload) of a record with a payload of `len` bytes
+    /// at the writer's position.
     ///
     /// Taking `&self` of the writer (only reachable through its lock) proves that no
     /// exclusive window exists while the shared one lives.
-    pub(crate) fn payload_window(&self, len: usize) -> &[u8] {
+    pub(crate) fn record_window(&self, len: usize) -> &[u8] {
         let (ptr, len) = self.active.window_range(self.offset, len);
         // SAFETY: (1) the range lies inside the record area of the mapping (asserted by
         // `window_range`); (2) it is at or beyond `committed_end`, so no reader holds a
@@ -174,9 +175,10 @@ impl crate::log::Writer {
         unsafe { std::slice::from_raw_parts(ptr, len) }
     }
 
-    /// The exclusive payload window of a reservation of `len` bytes at the writer's
-    /// position: `&mut self` (only reachable through the writer lock) makes it exclusive.
-    pub(crate) fn payload_window_mut(&mut self, len: usize) -> &mut [u8] {
+    /// The exclusive record window (header and payload) of a record with a payload of
+    /// `len` bytes at the writer's position: `&mut self` (only reachable through the
+    /// writer lock) makes it exclusive.
+    pub(crate) fn record_window_mut(&mut self, len: usize) -> &mut [u8] {
         let (ptr, len) = self.active.window_range(self.offset, len);
         // SAFETY: (1) the range lies inside the record area of the mapping (asserted by
         // `window_range`); (2) it is at or beyond `committed_end`, so no reader holds a
@@ -463,19 +465,20 @@ impl Segment {
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
     }
 
-    /// The checked range of a payload window of `len` bytes after the header at `offset`.
-    fn window_range(&self, offset: u64, len: usize) -> (*mut u8, usize) {
-        let start = offset + format::RECORD_HEADER_LEN as u64;
-        let end = start + len as u64;
+    /// The checked range of the record (header and a payload of `payload_len` bytes) at
+    /// `offset`.
+    fn window_range(&self, offset: u64, payload_len: usize) -> (*mut u8, usize) {
+        let len = format::RECORD_HEADER_LEN + payload_len;
+        let end = offset + len as u64;
         assert!(
             end <= format::records_end(self.meta.segment_len),
-            "window {start}..{end} past the record area"
+            "window {offset}..{end} past the record area"
         );
         assert!(
             offset >= self.committed_end.load(Ordering::Acquire),
             "window at {offset} over committed records"
         );
-        let start = usize::try_from(start).expect("segment offsets fit in usize");
+        let start = usize::try_from(offset).expect("segment offsets fit in usize");
         (self.map.as_mut_ptr().wrapping_add(start), len)
     }
 
