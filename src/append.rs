@@ -205,8 +205,13 @@ impl Inner {
     fn publish(&self, w: &Writer, count: u64, bytes: u64) {
         w.active.publish(w.offset, w.next_lsn);
         self.next_lsn.store(w.next_lsn, Ordering::Release);
-        self.counters.appends.fetch_add(count, Ordering::Relaxed);
-        self.counters.bytes.fetch_add(bytes, Ordering::Relaxed);
+        // Only the writer (under its lock) updates these: a load and a store, no locked
+        // read-modify-write on the append path.
+        let c = &self.counters;
+        c.appends
+            .store(c.appends.load(Ordering::Relaxed) + count, Ordering::Relaxed);
+        c.bytes
+            .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
         self.wake_tailers();
     }
 }
