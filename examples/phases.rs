@@ -17,7 +17,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let log = Log::open(&dir, Options::default().durability(durability))?;
         let open = t.elapsed();
         let payload = [0x5au8; 128];
-        let t = Instant::now();
         // Let the background threads fault the first segment in (as a long-running
         // writer would have), so this measures the append path itself.
         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -152,7 +152,7 @@ fn write_record(w: &mut Writer, payload: &[u8], batch_left: u16) -> Lsn {
 
 /// Seals the record whose payload is in place at the writer's position (header and
 /// checksum, computed over the bytes in the mapping as readers will see them), then
-/// advances the position, the chain seed and the LSN.
+/// advances the position and the LSN.
 fn finish_record(w: &mut Writer, len: usize, batch_left: u16) {
     let fields = RecordFields {
         lsn: w.next_lsn,
@@ -160,15 +160,13 @@ fn finish_record(w: &mut Writer, len: usize, batch_left: u16) {
         batch_left,
         kind: format::KIND_DATA,
     };
-    let seed = w.seed;
-    let crc = format::seal_record(&fields, seed, w.record_window_mut(len));
+    let seed = w.active.seed();
+    format::seal_record(&fields, seed, w.record_window_mut(len));
     let offset = w.offset;
     w.active.note_record(IndexPoint {
         lsn: w.next_lsn,
         offset,
-        seed,
     });
-    w.seed = crc;
     w.offset += format::record_footprint(len as u64);
     w.next_lsn += 1;
 }

@@ -136,6 +136,14 @@ pub enum CorruptReason {
         /// The LSN in the header.
         found: Lsn,
     },
+    /// A record older than the one before it (a lower writer epoch): left over from before
+    /// a cut, where a newer record's page was lost.
+    StaleRecord {
+        /// The record's epoch.
+        epoch: u32,
+        /// The epoch of the record before it.
+        min: u32,
+    },
     /// The records of an atomic batch do not count down correctly.
     BatchBroken {
         /// The records-to-come count the batch requires.
@@ -198,6 +206,10 @@ impl fmt::Display for CorruptReason {
             CorruptReason::LsnDiscontinuity { expected, found } => {
                 write!(f, "record has LSN {found}, expected {expected}")
             }
+            CorruptReason::StaleRecord { epoch, min } => write!(
+                f,
+                "stale record (writer epoch {epoch}, below the epoch {min} of the record before it)"
+            ),
             CorruptReason::BatchBroken { expected, found } => write!(
                 f,
                 "atomic batch broken (expected {expected} records to follow, found {found})"

@@ -102,9 +102,8 @@ pub(crate) struct Writer {
     pub(crate) active: Arc<Segment>,
     /// Offset of the next record in `active`.
     pub(crate) offset: u64,
-    /// The chain seed of the next record.
-    pub(crate) seed: u32,
-    /// This writer's epoch (see `format`): fresh at open and after `truncate_back`.
+    /// This writer's epoch (see `format`): above every epoch in the log, persisted in a
+    /// durable slot before the first record that carries it; raised by `truncate_back`.
     pub(crate) epoch: u32,
     pub(crate) next_lsn: Lsn,
     /// Sealed segments whose tail and trailer still wait for a sync.
@@ -220,12 +219,12 @@ impl Log {
             }),
             ..RecoveryReport::default()
         };
+        let epoch = next_epoch(plan.epoch_max)?;
         if writable {
-            report.segments_repaired = apply(&dir, &probes, &plan, options.durability)?;
+            report.segments_repaired = apply(&dir, &probes, &plan, epoch)?;
         }
 
         let mut segments = Vec::with_capacity(plan.keep.len() + 1);
-        let mut active_seed = None;
         for (i, meta, what) in &plan.keep {
             let path = probes[*i].path.clone();
             let recovered = match what {
@@ -243,16 +242,13 @@ impl Log {
                     sealed: true,
                     index: Some(scan.index.clone()),
                 },
-                SegmentPlan::Active { scan, .. } => {
-                    active_seed = Some(scan.seed);
-                    Recovered {
-                        meta: *meta,
-                        committed_end: scan.end,
-                        next_lsn: scan.next_lsn,
-                        sealed: false,
-                        index: Some(scan.index.clone()),
-                    }
-                }
+                SegmentPlan::Active { scan, .. } => Recovered {
+                    meta: *meta,
+                    committed_end: scan.end,
+                    next_lsn: scan.next_lsn,
+                    sealed: false,
+                    index: Some(scan.index.clone()),
+                },
             };
             let is_active = matches!(what, SegmentPlan::Active { .. });
             segments.push(Arc::new(Segment::open(
@@ -266,16 +262,16 @@ impl Log {
         let first_lsn = segments.first().map_or(next_lsn, |s| s.base_lsn());
         report.records_recovered = next_lsn - first_lsn;
         let writer = if writable {
-            let active = match (segments.last(), active_seed) {
-                (Some(last), Some(_)) if !last.is_sealed() => Arc::clone(last),
+            let active = match segments.last() {
+                Some(last) if !last.is_sealed() => Arc::clone(last),
                 _ => {
                     let spare = Spare::create(dir.join(dir::SPARE_NAME), options.segment_size)?;
-                    let segment = spare.install(&dir, next_lsn, next_lsn, options.durability)?;
+                    let segment =
+                        spare.install(&dir, next_lsn, next_lsn, epoch, options.durability)?;
                     // The new segment's name must be durable before anything is appended.
                     sys::fsync_dir(&dir)?;
                     let segment = Arc::new(segment);
                     segments.push(Arc::clone(&segment));
-                    active_seed = None;
                     segment
                 }
             };
@@ -292,8 +288,7 @@ impl Log {
             }
             Some(Mutex::new(Writer {
                 offset: active.committed_end(),
-                seed: active_seed.unwrap_or_else(|| active.seed()),
-                epoch: epoch(),
+                epoch,
                 next_lsn,
                 unsynced: Vec::new(),
                 dir_dirty: false,
@@ -568,8 +563,13 @@ impl Drop for Log {
     }
 }
 
-fn epoch() -> u32 {
-    format::seed_of(sys::random_u64())
+/// The epoch of a new writer: above every epoch in the log.
+fn next_epoch(max: u32) -> Result<u32> {
+    max.checked_add(1).ok_or_else(|| {
+        Error::Unsupported(
+            "the log has used every writer epoch (2^32 opens and truncations)".into(),
+        )
+    })
 }
 
 fn spawn_flusher(inner: Weak<Inner>, every: Duration) -> JoinHandle<()> {
@@ -678,7 +678,8 @@ impl Inner {
         // Store the new durable mark; the next sync carries it to disk.
         let mut w = lock(self.writer()?);
         w.slot_seq += 1;
-        w.active.write_durable_slot(new_durable, w.slot_seq);
+        w.active
+            .write_durable_slot(new_durable, w.slot_seq, w.epoch);
         Ok(())
     }
 
@@ -727,8 +728,13 @@ impl Inner {
     pub(crate) fn rotate(&self, w: &mut Writer) -> Result<()> {
         let spare = self.take_spare(w)?;
         let durable = self.durable_lsn.load(Ordering::Acquire);
-        let segment =
-            Arc::new(spare.install(&self.dir, w.next_lsn, durable, self.options.durability)?);
+        let segment = Arc::new(spare.install(
+            &self.dir,
+            w.next_lsn,
+            durable,
+            w.epoch,
+            self.options.durability,
+        )?);
         // Publish the new segment before sealing the old one: a reader that sees the seal
         // must find the next segment.
         self.segments
@@ -741,7 +747,6 @@ impl Inner {
         w.unsynced.push(old);
         w.dir_dirty = true;
         w.offset = format::RECORDS_START;
-        w.seed = w.active.seed();
         self.counters.rotations.fetch_add(1, Ordering::Relaxed);
         self.prepare_spare(w);
         Ok(())
@@ -766,10 +771,13 @@ impl Inner {
         }
         let durable = self.durable_lsn.load(Ordering::Acquire).min(lsn);
         self.durable_lsn.store(durable, Ordering::Release);
+        // Records appended after the cut must carry a new epoch, persisted before them (in
+        // the cut segment's slots and in the new segment's header page).
+        let epoch = next_epoch(w.epoch)?;
         if keep_k {
             let segment = segments.get(k).cloned().expect("k is in range");
             let pos = read::locate(&segment, lsn)?;
-            cut_segment(&segment, lsn, pos.offset, durable, durability)?;
+            cut_segment(&segment, lsn, pos.offset, durable, epoch)?;
             segment.cut(pos.offset, lsn);
         }
         w.unsynced
@@ -780,7 +788,7 @@ impl Inner {
             s.sync(durability)?;
         }
         let spare = self.take_spare(w)?;
-        let segment = Arc::new(spare.install(&self.dir, lsn, durable, durability)?);
+        let segment = Arc::new(spare.install(&self.dir, lsn, durable, epoch, durability)?);
         sys::fsync_dir(&self.dir)?;
         segments.push(Arc::clone(&segment));
         if segments.len() == 1 {
@@ -789,8 +797,7 @@ impl Inner {
         drop(segments);
         w.active = segment;
         w.offset = format::RECORDS_START;
-        w.seed = w.active.seed();
-        w.epoch = epoch();
+        w.epoch = epoch;
         w.next_lsn = lsn;
         w.dir_dirty = false;
         self.next_lsn.store(lsn, Ordering::Release);
@@ -803,14 +810,7 @@ impl Inner {
 /// Makes the on-disk end of `segment` be `lsn` at `end`: first lowers its durable mark,
 /// then writes index and trailer, each synced (the mark first, or a crash in between could
 /// leave a trailer ending below a persisted mark, which recovery refuses as corruption).
-fn cut_segment(
-    segment: &Segment,
-    lsn: Lsn,
-    end: u64,
-    durable: Lsn,
-    durability: Durability,
-) -> Result<()> {
-    let _ = durability;
+fn cut_segment(segment: &Segment, lsn: Lsn, end: u64, durable: Lsn, epoch: u32) -> Result<()> {
     let path = &segment.path;
     let file = OpenOptions::new()
         .write(true)
@@ -818,7 +818,12 @@ fn cut_segment(
         .map_err(io_error("open segment", path))?;
     let seed = segment.seed();
     for (i, at) in format::DURABLE_SLOT_OFFSETS.iter().enumerate() {
-        let slot = format::encode_durable_slot(seed, durable, u64::MAX - 1 + i as u64);
+        let slot = format::SlotMeta {
+            mark: durable,
+            seq: u64::MAX - 1 + i as u64,
+            epoch,
+        };
+        let slot = format::encode_durable_slot(seed, &slot);
         file.write_all_at(&slot, *at)
             .map_err(io_error("write durable mark", path))?;
     }
@@ -965,8 +970,7 @@ impl recovery::Bytes for FileBytes {
 
 /// Applies a recovery plan: removes segments after the cut, rewrites lost trailers, zeroes
 /// and syncs the torn tail, and records the durable mark. Returns segments repaired.
-fn apply(dir: &Path, probes: &[Probe], plan: &Plan, durability: Durability) -> Result<usize> {
-    let _ = durability;
+fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize> {
     for &i in plan.delete.iter().rev() {
         let path = &probes[i].path;
         std::fs::remove_file(path).map_err(io_error("remove segment", path))?;
@@ -1017,7 +1021,12 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, durability: Durability) -> R
                 // disk before the records it vouches for.
                 file.sync_data().map_err(io_error("fdatasync", path))?;
                 for (k, at) in format::DURABLE_SLOT_OFFSETS.iter().enumerate() {
-                    let slot = format::encode_durable_slot(meta.seed(), scan.next_lsn, k as u64);
+                    let slot = format::SlotMeta {
+                        mark: scan.next_lsn,
+                        seq: k as u64,
+                        epoch,
+                    };
+                    let slot = format::encode_durable_slot(meta.seed(), &slot);
                     file.write_all_at(&slot, *at)
                         .map_err(io_error("write durable mark", path))?;
                 }

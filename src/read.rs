@@ -50,16 +50,14 @@ pub struct Iter {
     log: Arc<Inner>,
     segment: Option<Arc<Segment>>,
     offset: u64,
-    seed: u32,
     lsn: Lsn,
     pending_error: Option<Error>,
     failed: bool,
 }
 
-/// Where a record starts in its segment, and the chain seed its checksum starts from.
+/// Where a record starts in its segment.
 pub(crate) struct Position {
     pub(crate) offset: u64,
-    pub(crate) seed: u32,
 }
 
 fn corrupt(segment: &Segment, defect: format::Defect) -> Error {
@@ -75,23 +73,23 @@ fn corrupt(segment: &Segment, defect: format::Defect) -> Error {
 /// `committed_len / RECORD_HEADER_LEN` steps.
 pub(crate) fn locate(segment: &Segment, lsn: Lsn) -> Result<Position> {
     let window = segment.committed();
-    let (mut offset, mut cur, mut seed) = match segment.index_floor(lsn) {
-        Some(p) => (p.offset, p.lsn, p.seed),
-        None => (RECORDS_START, segment.base_lsn(), segment.seed()),
+    let (mut offset, mut cur) = match segment.index_floor(lsn) {
+        Some(p) => (p.offset, p.lsn),
+        None => (RECORDS_START, segment.base_lsn()),
     };
+    let seed = segment.seed();
     let end = RECORDS_START + window.len() as u64;
     while cur < lsn {
         let rel = offset - RECORDS_START;
         let rec = format::decode_record(window, rel, end - RECORDS_START, seed, cur)
             .map_err(|d| corrupt(segment, d))?;
         offset += rec.footprint();
-        seed = rec.crc;
         if rec.kind == format::KIND_DATA {
             cur += 1;
         }
     }
     // Padding before the record itself is skipped by the reader.
-    Ok(Position { offset, seed })
+    Ok(Position { offset })
 }
 
 impl Iter {
@@ -102,7 +100,6 @@ impl Iter {
             log,
             segment: None,
             offset: 0,
-            seed: 0,
             lsn,
             pending_error,
             failed: false,
@@ -142,13 +139,11 @@ impl Iter {
         let pos = if self.lsn == segment.base_lsn() {
             Position {
                 offset: RECORDS_START,
-                seed: segment.seed(),
             }
         } else {
             locate(&segment, self.lsn)?
         };
         self.offset = pos.offset;
-        self.seed = pos.seed;
         self.segment = Some(segment);
         Ok(true)
     }
@@ -166,12 +161,16 @@ impl Iter {
             let end = RECORDS_START + window.len() as u64;
             if self.offset < end {
                 let rel = self.offset - RECORDS_START;
-                let rec =
-                    format::decode_record(window, rel, end - RECORDS_START, self.seed, self.lsn)
-                        .map_err(|d| corrupt(&segment, d))?;
+                let rec = format::decode_record(
+                    window,
+                    rel,
+                    end - RECORDS_START,
+                    segment.seed(),
+                    self.lsn,
+                )
+                .map_err(|d| corrupt(&segment, d))?;
                 let at = self.offset;
                 self.offset += rec.footprint();
-                self.seed = rec.crc;
                 if rec.kind != format::KIND_DATA {
                     continue;
                 }

@@ -54,8 +54,8 @@ pub struct Scan {
     pub end: u64,
     /// LSN after the last kept record.
     pub next_lsn: Lsn,
-    /// The chain seed for the record after the last kept one.
-    pub seed: u32,
+    /// The largest writer epoch among the kept records (0 if none).
+    pub epoch_max: u32,
     /// Index points of the kept records.
     pub index: Vec<IndexPoint>,
     /// Why the scan stopped, if not at the end of the record area.
@@ -94,6 +94,9 @@ pub struct Plan {
     pub next_lsn: Lsn,
     /// The largest persisted durable mark found.
     pub durable_mark: Lsn,
+    /// The largest writer epoch in any durable slot or scanned record: the next writer
+    /// takes a larger one.
+    pub epoch_max: u32,
     /// Non-zero bytes after the valid prefix of the active segment (cut and zeroed).
     pub torn_bytes: u64,
     /// Corruption found and dropped (only under `TruncateAtCorruption`).
@@ -172,10 +175,11 @@ pub fn scan(
 ) -> Result<Scan> {
     let mut offset = format::RECORDS_START;
     let mut lsn = meta.base_lsn;
-    let mut seed = meta.seed();
+    let seed = meta.seed();
+    let mut epoch = 0u32;
     let mut index: Vec<IndexPoint> = Vec::new();
     // The state after the last complete record or batch.
-    let mut kept = (offset, lsn, seed, 0usize);
+    let mut kept = (offset, lsn, epoch, 0usize);
     // Records of the current batch still expected.
     let mut pending: u16 = 0;
     let mut defect = None;
@@ -194,6 +198,16 @@ pub fn scan(
                 break;
             }
         };
+        if rec.epoch < epoch {
+            defect = Some(Defect {
+                offset: offset + 16,
+                reason: CorruptReason::StaleRecord {
+                    epoch: rec.epoch,
+                    min: epoch,
+                },
+            });
+            break;
+        }
         if pending > 0 && (rec.kind != format::KIND_DATA || rec.batch_left != pending - 1) {
             defect = Some(Defect {
                 offset: offset + 20,
@@ -219,20 +233,20 @@ pub fn scan(
             .last()
             .is_none_or(|p| stride(p.offset) < stride(offset))
         {
-            index.push(IndexPoint { lsn, offset, seed });
+            index.push(IndexPoint { lsn, offset });
         }
         offset += rec.footprint();
-        seed = rec.crc;
+        epoch = rec.epoch;
         if rec.kind == format::KIND_DATA {
             lsn += 1;
         }
         pending = rec.batch_left;
         if pending == 0 {
-            kept = (offset, lsn, seed, index.len());
+            kept = (offset, lsn, epoch, index.len());
         }
     }
     if pending > 0 && defect.is_none() && sealed && offset == area_end {
-        kept = (offset, lsn, seed, index.len());
+        kept = (offset, lsn, epoch, index.len());
         pending = 0;
     }
     if pending > 0 && defect.is_none() {
@@ -244,12 +258,12 @@ pub fn scan(
             },
         });
     }
-    let (end, next_lsn, seed, index_len) = kept;
+    let (end, next_lsn, epoch_max, index_len) = kept;
     index.truncate(index_len);
     Ok(Scan {
         end,
         next_lsn,
-        seed,
+        epoch_max,
         index,
         defect,
     })
@@ -319,6 +333,7 @@ pub fn plan(
         first_lsn: probes.first().map_or(0, |p| p.name_lsn),
         next_lsn: probes.first().map_or(0, |p| p.name_lsn),
         durable_mark: 0,
+        epoch_max: 0,
         torn_bytes: 0,
         corruption: None,
     };
@@ -328,8 +343,11 @@ pub fn plan(
     for probe in probes {
         match check_header(probe) {
             Ok(meta) => {
-                if let Some((mark, _)) = format::durable_mark(&probe.header_page, meta.seed()) {
-                    result.durable_mark = result.durable_mark.max(mark);
+                if let Some(slot) = format::durable_mark(&probe.header_page, meta.seed()) {
+                    result.durable_mark = result.durable_mark.max(slot.mark);
+                }
+                for slot in format::durable_slots(&probe.header_page, meta.seed()) {
+                    result.epoch_max = result.epoch_max.max(slot.epoch);
                 }
                 metas.push(meta);
             }
@@ -394,6 +412,7 @@ pub fn plan(
             // trailer and lose records before it), or TruncateAtCorruption: check every
             // record of the sealed segment.
             let s = scan(bytes.as_mut(), meta, t.records_end, true)?;
+            result.epoch_max = result.epoch_max.max(s.epoch_max);
             if s.end == t.records_end && s.next_lsn == t.next_lsn {
                 result.keep.push((i, *meta, SegmentPlan::Sealed(t)));
                 expected = t.next_lsn;
@@ -428,6 +447,7 @@ pub fn plan(
             format::records_end(meta.segment_len),
             false,
         )?;
+        result.epoch_max = result.epoch_max.max(s.epoch_max);
         if next_base == Some(s.next_lsn) {
             expected = s.next_lsn;
             result.keep.push((i, *meta, SegmentPlan::Repair(s)));
@@ -504,7 +524,7 @@ mod tests {
         image: Vec<u8>,
         meta: SegmentMeta,
         offset: u64,
-        seed: u32,
+        epoch: u32,
         lsn: Lsn,
     }
 
@@ -522,34 +542,35 @@ mod tests {
                 image,
                 meta,
                 offset: format::RECORDS_START,
-                seed: meta.seed(),
+                epoch: 1,
                 lsn: base,
             }
         }
         fn push(&mut self, payload: &[u8], batch_left: u16) -> u64 {
             let fields = RecordFields {
                 lsn: self.lsn,
-                epoch: 1,
+                epoch: self.epoch,
                 batch_left,
                 kind: KIND_DATA,
             };
-            let h = format::encode_record_header(&fields, self.seed, payload);
+            let h = format::encode_record_header(&fields, self.meta.seed(), payload);
             let o = self.offset as usize;
             self.image[o..o + RECORD_HEADER_LEN].copy_from_slice(&h);
             self.image[o + RECORD_HEADER_LEN..o + RECORD_HEADER_LEN + payload.len()]
                 .copy_from_slice(payload);
-            self.seed = u32::from_le_bytes(h[..4].try_into().unwrap());
             let at = self.offset;
             self.offset += format::record_footprint(payload.len() as u64);
             self.lsn += 1;
             at
         }
         fn mark(&mut self, mark: Lsn) {
-            self.image[512..536].copy_from_slice(&format::encode_durable_slot(
-                self.meta.seed(),
+            let slot = format::SlotMeta {
                 mark,
-                1,
-            ));
+                seq: 1,
+                epoch: self.epoch,
+            };
+            self.image[512..536]
+                .copy_from_slice(&format::encode_durable_slot(self.meta.seed(), &slot));
         }
         fn seal(&mut self) {
             let t = TrailerMeta {
@@ -626,6 +647,58 @@ mod tests {
         .unwrap();
         assert_eq!(plan.next_lsn, 1);
         assert!(plan.corruption.is_some());
+    }
+
+    #[test]
+    fn a_stale_record_after_a_newer_epoch_is_cut() {
+        // Writer epoch 1 wrote 0..3; a crash cut the log after LSN 0; writer epoch 2 wrote
+        // LSN 1 again (a different, shorter payload), and its page with the record at LSN 2
+        // was lost, leaving the old record 2 (epoch 1) where the new one should be.
+        let mut old = Builder::new(0);
+        old.push(b"zero", 0);
+        old.push(b"one, old", 0);
+        let stale_at = old.push(b"two, old", 0);
+        let mut new = Builder::new(0);
+        new.push(b"zero", 0);
+        new.epoch = 2;
+        new.push(b"one, new", 0); // the same length: LSN 2 starts at the same offset
+        let mut image = new.image.clone();
+        let len = format::record_footprint(8) as usize;
+        image[stale_at as usize..stale_at as usize + len]
+            .copy_from_slice(&old.image[stale_at as usize..stale_at as usize + len]);
+        let s = scan(
+            &mut image.as_slice(),
+            &new.meta,
+            format::records_end(SEG),
+            false,
+        )
+        .unwrap();
+        assert_eq!(s.next_lsn, 2, "the stale record 2 must not come back");
+        assert_eq!(s.epoch_max, 2);
+        assert!(matches!(
+            s.defect.unwrap().reason,
+            CorruptReason::StaleRecord { epoch: 1, min: 2 }
+        ));
+        // The epoch rule is what makes the difference: the stale record itself is valid.
+        let s = scan(
+            &mut old.image.as_slice(),
+            &old.meta,
+            format::records_end(SEG),
+            false,
+        )
+        .unwrap();
+        assert_eq!(s.next_lsn, 3);
+    }
+
+    #[test]
+    fn the_plan_knows_the_largest_epoch() {
+        let mut a = Builder::new(0);
+        a.epoch = 5;
+        a.push(b"x", 0);
+        a.epoch = 9;
+        a.mark(1);
+        let p = run(&[a.image.clone()], &[a.probe()], Recovery::Strict).unwrap();
+        assert_eq!(p.epoch_max, 9);
     }
 
     #[test]

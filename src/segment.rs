@@ -117,6 +117,7 @@ impl Spare {
         dir: &Path,
         base_lsn: Lsn,
         durable_mark: Lsn,
+        epoch: u32,
         durability: Durability,
     ) -> Result<Segment> {
         let meta = SegmentMeta {
@@ -139,9 +140,10 @@ impl Spare {
             live_writer: true,
         };
         segment.write(0, &format::encode_segment_header(&meta));
-        segment.write_durable_slot(durable_mark, 0);
-        // The header must be durable before the file gets its segment name: a named
-        // segment with a bad header is corruption, never a torn write.
+        segment.write_durable_slot(durable_mark, 0, epoch);
+        // The header (and the writer's epoch in the slot) must be durable before the file
+        // gets its segment name: a named segment with a bad header is corruption, never a
+        // torn write, and no record may carry an epoch that is not persisted.
         segment.sync_range(0, format::PAGE_LEN, durability)?;
         let final_path = crate::dir::segment_path(dir, base_lsn);
         segment.reset_live();
@@ -484,8 +486,8 @@ impl Segment {
 
     /// Stores a durable mark in slot `seq % 2` of the header page (no syscall; the next
     /// sync carries it to disk).
-    pub(crate) fn write_durable_slot(&self, mark: Lsn, seq: u64) {
-        let slot = format::encode_durable_slot(self.seed(), mark, seq);
+    pub(crate) fn write_durable_slot(&self, mark: Lsn, seq: u64, epoch: u32) {
+        let slot = format::encode_durable_slot(self.seed(), &format::SlotMeta { mark, seq, epoch });
         let at = format::DURABLE_SLOT_OFFSETS[usize::from(seq % 2 == 1)];
         self.write(at, &slot);
     }

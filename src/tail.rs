@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use crate::error::{io_error, Result};
 use crate::format::{self, IndexPoint};
 use crate::log::Inner;
-use crate::read::{self, Iter, Record};
+use crate::read::{Iter, Record};
 use crate::recovery::{self, Probe};
 use crate::segment::{Recovered, Segment};
 use crate::{dir, sys, Log, Lsn};
@@ -150,7 +150,7 @@ impl Inner {
             let rel_end = target - format::RECORDS_START;
             let mut offset = start;
             let mut lsn = segment.next_lsn();
-            let mut seed = read::locate(segment, lsn)?.seed;
+            let seed = segment.seed();
             let mut kept = (offset, lsn);
             // At most (target - start) / RECORD_HEADER_LEN steps.
             while offset < target {
@@ -160,9 +160,8 @@ impl Inner {
                     // Keep what is valid and look again later.
                     break;
                 };
-                segment.note_record(IndexPoint { lsn, offset, seed });
+                segment.note_record(IndexPoint { lsn, offset });
                 offset += rec.footprint();
-                seed = rec.crc;
                 if rec.kind == format::KIND_DATA {
                     lsn += 1;
                 }

@@ -144,8 +144,8 @@ pub fn verify(
     let metas: Vec<_> = probes.iter().map(recovery::check_header).collect();
     for (probe, meta) in probes.iter().zip(&metas) {
         if let Ok(meta) = meta {
-            if let Some((mark, _)) = format::durable_mark(&probe.header_page, meta.seed()) {
-                report.durable_mark = report.durable_mark.max(mark);
+            if let Some(slot) = format::durable_mark(&probe.header_page, meta.seed()) {
+                report.durable_mark = report.durable_mark.max(slot.mark);
             }
         }
     }

@@ -34,6 +34,7 @@ fn write_fixture(dir: &Path) {
     log.close().unwrap();
     let _ = std::fs::remove_file(dir.join("LOCK"));
     let _ = std::fs::remove_file(dir.join("spare.tmp"));
+    let _ = std::fs::remove_file(dir.join("notify"));
 }
 
 fn copy_dir(from: &Path, to: &Path) {
