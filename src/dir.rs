@@ -10,10 +10,13 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::{io_error, Error, Result};
 use crate::Lsn;
 
+/// How long `lock` waits for a lock that is briefly held by a forked child.
+const LOCK_WAIT_MAX: Duration = Duration::from_millis(200);
 /// Name of the lock file.
 pub(crate) const LOCK_NAME: &str = "LOCK";
 /// Name of the preallocated next segment.
@@ -59,10 +62,19 @@ pub(crate) fn lock(dir: &Path) -> Result<File> {
         .truncate(false)
         .open(&path)
         .map_err(io_error("open lock file", &path))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked { path }),
-        Err(std::fs::TryLockError::Error(e)) => Err(io_error("lock", &path)(e)),
+    // A lock held a little longer than its `Log`: a child process forked (by any thread
+    // of this process) between our open and its `exec` shares the lock's open file
+    // description until it execs. Wait that out, briefly, before saying `Locked`.
+    let deadline = Instant::now() + LOCK_WAIT_MAX;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => return Err(Error::Locked { path }),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error("lock", &path)(e)),
+        }
     }
 }
 

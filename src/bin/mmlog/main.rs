@@ -3,8 +3,13 @@
 //! Exit codes (see `CONTRACT.md`): 0 success, 1 the log is corrupt (or a command found
 //! corruption), 2 usage or I/O error. Errors go to stderr as one sentence.
 
+mod append;
 mod args;
 mod bench;
+mod cat;
+mod stat;
+mod truncate;
+mod verify;
 
 use std::fmt;
 use std::io;
@@ -12,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
+use mmlog::{Log, Options};
 
 use crate::args::{Args, Command};
 
@@ -19,6 +25,11 @@ fn main() -> ExitCode {
     // clap prints usage errors itself and exits with code 2 (0 for --help/--version).
     let args = Args::parse();
     let result = match args.command {
+        Command::Append(append_args) => append::run(&append_args),
+        Command::Cat(cat_args) => cat::run(&cat_args),
+        Command::Verify(verify_args) => verify::run(&verify_args),
+        Command::Stat(stat_args) => stat::run(&stat_args),
+        Command::Truncate(truncate_args) => truncate::run(&truncate_args),
         Command::Bench(bench_args) => bench::run(&bench_args),
     };
     match result {
@@ -67,12 +78,18 @@ impl CliError {
             CliError::Log { .. } | CliError::Io { .. } | CliError::Usage(_) => ExitCode::from(2),
         }
     }
+
+    /// Whether this is a write to a pipe whose reader has gone (`mmlog cat DIR | head`):
+    /// the reader wanted no more, which is not an error of ours.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io { source, .. } if source.kind() == io::ErrorKind::BrokenPipe)
+    }
 }
 
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CliError::Log { context, source } => write!(f, "{context}: {source}"),
+            CliError::Log { context, source } => write!(f, "{context}: {}", describe(source)),
             CliError::Io {
                 op,
                 path: Some(path),
@@ -96,6 +113,68 @@ impl std::error::Error for CliError {
             CliError::Usage(_) | CliError::Corrupt(_) => None,
         }
     }
+}
+
+/// The library's message for `error`, with the hints that name Rust API calls replaced by
+/// what a user of the command line can do.
+fn describe(error: &mmlog::Error) -> String {
+    match error {
+        mmlog::Error::Corrupt {
+            segment,
+            offset,
+            reason,
+        } => format!(
+            "{}: {reason} at byte {offset}; run `mmlog verify` on the directory to list every problem",
+            segment.display()
+        ),
+        mmlog::Error::Locked { path } => format!(
+            "another writer holds the lock on the log ({}); wait for it to finish, or read with `mmlog cat` meanwhile",
+            path.display()
+        ),
+        mmlog::Error::RecordTooLarge { len, max } => format!(
+            "a record of {len} bytes does not fit in a segment (at most {max} bytes); use a larger --segment-size"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The context of an error while opening the log in `dir`.
+pub fn opening(dir: &Path) -> impl FnOnce(mmlog::Error) -> CliError + '_ {
+    log_error(move || format!("cannot open the log in {}", dir.display()))
+}
+
+/// Opens the log in `dir` read-only (no lock, never writes), and refuses a directory that
+/// holds no segment file: every log has at least one, so that is not a log at all.
+///
+/// # Errors
+/// `CliError::Log` when the open fails (`Error::Corrupt` makes it exit 1);
+/// `CliError::Usage` for a directory without segments.
+pub fn open_read_only(dir: &Path) -> Result<Log, CliError> {
+    let log =
+        Log::open(dir, Options::default().read_only(true).create(false)).map_err(opening(dir))?;
+    if log.stats().segments.is_empty() {
+        return Err(no_log(dir));
+    }
+    Ok(log)
+}
+
+/// The error for a directory that holds no segment file.
+pub fn no_log(dir: &Path) -> CliError {
+    CliError::Usage(format!(
+        "{} holds no mmlog log: it has no segment files (named like 00000000000000000000.seg)",
+        dir.display()
+    ))
+}
+
+/// The size of the newest segment of the log in `dir`, if there is a readable log: a
+/// writer opened without `--segment-size` keeps the log's size instead of the library's
+/// default. Errors are left to the writer's own open, which reports them.
+pub fn newest_segment_len(dir: &Path) -> Option<u64> {
+    if !dir.is_dir() {
+        return None;
+    }
+    let log = Log::open(dir, Options::default().read_only(true).create(false)).ok()?;
+    log.stats().segments.last().map(|segment| segment.len)
 }
 
 /// `map_err` helper for an mmlog call: `log.sync().map_err(log_error(|| format!(...)))`.
