@@ -59,7 +59,7 @@ impl Log {
             footprint += inner.footprint(p.len() as u64)?;
             bytes += p.len() as u64;
         }
-        let capacity = format::records_end(inner.options.segment_size) - format::RECORDS_START;
+        let capacity = format::records_end(inner.options.segment_len()) - format::RECORDS_START;
         if footprint > capacity {
             return Err(Error::RecordTooLarge {
                 len: footprint,
@@ -174,7 +174,7 @@ fn finish_record(w: &mut Writer, len: usize, batch_left: u16) {
 impl Inner {
     /// Bytes a record of `len` takes, or `RecordTooLarge`.
     fn footprint(&self, len: u64) -> Result<u64> {
-        let max = format::payload_len_max(self.options.segment_size);
+        let max = format::payload_len_max(self.options.segment_len());
         if len > max {
             return Err(Error::RecordTooLarge { len, max });
         }

@@ -173,7 +173,8 @@ impl fmt::Display for CorruptReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CorruptReason::BadMagic { found } => {
-                write!(f, "not an mmlog segment (magic {found:02x?})")
+                let hex: String = found.iter().map(|b| format!("{b:02x}")).collect();
+                write!(f, "not an mmlog segment (first bytes 0x{hex}, expected \"MMLOGSEG\")")
             }
             CorruptReason::UnsupportedVersion { found, supported } => write!(
                 f,
@@ -185,7 +186,7 @@ impl fmt::Display for CorruptReason {
             ),
             CorruptReason::SegmentTooShort { expected, found } => write!(
                 f,
-                "file is {found} bytes but its header declares {expected}"
+                "file is {found} bytes, shorter than the {expected} it needs"
             ),
             CorruptReason::BadHeaderField {
                 field,

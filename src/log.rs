@@ -258,6 +258,11 @@ impl Log {
             )?));
         }
 
+        // Unset, the segment size follows the log's newest segment.
+        let mut options = options;
+        if options.segment_size.is_none() {
+            options.segment_size = plan.keep.last().map(|(_, meta, _)| meta.segment_len);
+        }
         let next_lsn = plan.next_lsn;
         let first_lsn = segments.first().map_or(next_lsn, |s| s.base_lsn());
         report.records_recovered = next_lsn - first_lsn;
@@ -265,7 +270,7 @@ impl Log {
             let active = match segments.last() {
                 Some(last) if !last.is_sealed() => Arc::clone(last),
                 _ => {
-                    let spare = Spare::create(dir.join(dir::SPARE_NAME), options.segment_size)?;
+                    let spare = Spare::create(dir.join(dir::SPARE_NAME), options.segment_len())?;
                     let segment =
                         spare.install(&dir, next_lsn, next_lsn, epoch, options.durability)?;
                     // The new segment's name must be durable before anything is appended.
@@ -347,6 +352,12 @@ impl Log {
     /// The LSN the next appended record will take.
     pub fn next_lsn(&self) -> Lsn {
         self.inner.next_lsn.load(Ordering::Acquire)
+    }
+
+    /// The largest payload one record can have: what fits in a segment of the size in
+    /// force (`Options::segment_size`, or the log's own).
+    pub fn record_len_max(&self) -> u64 {
+        format::payload_len_max(self.inner.options.segment_len())
     }
 
     /// Every record below this LSN is durable (exclusive).
@@ -700,7 +711,7 @@ impl Inner {
             return;
         }
         let path = self.dir.join(dir::SPARE_NAME);
-        let len = self.options.segment_size;
+        let len = self.options.segment_len();
         let durability = self.options.durability;
         w.spare = std::thread::Builder::new()
             .name("mmlog-spare".into())
@@ -721,7 +732,7 @@ impl Inner {
             // A failed background attempt (say, a full disk) is retried once here, so the
             // error the caller sees is current.
         }
-        Spare::create(self.dir.join(dir::SPARE_NAME), self.options.segment_size)
+        Spare::create(self.dir.join(dir::SPARE_NAME), self.options.segment_len())
     }
 
     /// Starts a new active segment at `w.next_lsn` and seals the current one in memory.

@@ -74,7 +74,9 @@ pub enum Recovery {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Options {
-    pub(crate) segment_size: u64,
+    /// `None`: the size of the log's newest segment, or `SEGMENT_SIZE_DEFAULT` for a new
+    /// log (resolved at open).
+    pub(crate) segment_size: Option<u64>,
     pub(crate) durability: Durability,
     pub(crate) sync_policy: SyncPolicy,
     pub(crate) recovery: Recovery,
@@ -85,7 +87,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            segment_size: SEGMENT_SIZE_DEFAULT,
+            segment_size: None,
             durability: Durability::default(),
             sync_policy: SyncPolicy::default(),
             recovery: Recovery::default(),
@@ -98,10 +100,16 @@ impl Default for Options {
 impl Options {
     /// Size in bytes of each segment file, a multiple of 4096 between `SEGMENT_SIZE_MIN`
     /// and `SEGMENT_SIZE_MAX`. Applies to segments created from now on; existing segments
-    /// keep the size in their header.
+    /// keep the size in their header. Unset, a log keeps the size of its newest segment
+    /// (`SEGMENT_SIZE_DEFAULT`, 64 MiB, for a new log).
     pub fn segment_size(mut self, bytes: u64) -> Self {
-        self.segment_size = bytes;
+        self.segment_size = Some(bytes);
         self
+    }
+
+    /// The segment size in force: the one set, or the default.
+    pub(crate) fn segment_len(&self) -> u64 {
+        self.segment_size.unwrap_or(SEGMENT_SIZE_DEFAULT)
     }
 
     /// How records are made durable.
@@ -136,16 +144,15 @@ impl Options {
 
     /// Checks every option against its limit.
     pub(crate) fn validate(&self) -> Result<()> {
-        if self.segment_size < SEGMENT_SIZE_MIN || self.segment_size > SEGMENT_SIZE_MAX {
+        let size = self.segment_len();
+        if !(SEGMENT_SIZE_MIN..=SEGMENT_SIZE_MAX).contains(&size) {
             return Err(Error::InvalidOptions(format!(
-                "segment_size {} is outside SEGMENT_SIZE_MIN..=SEGMENT_SIZE_MAX ({SEGMENT_SIZE_MIN}..={SEGMENT_SIZE_MAX})",
-                self.segment_size
+                "segment_size {size} is outside SEGMENT_SIZE_MIN..=SEGMENT_SIZE_MAX ({SEGMENT_SIZE_MIN}..={SEGMENT_SIZE_MAX})"
             )));
         }
-        if !self.segment_size.is_multiple_of(format::PAGE_LEN) {
+        if !size.is_multiple_of(format::PAGE_LEN) {
             return Err(Error::InvalidOptions(format!(
-                "segment_size {} is not a multiple of {}",
-                self.segment_size,
+                "segment_size {size} is not a multiple of {}",
                 format::PAGE_LEN
             )));
         }

@@ -13,7 +13,7 @@ use std::path::Path;
 use mmlog::{Durability, Log, Lsn, Options};
 
 use crate::args::{AppendArgs, DurabilityArg, SyncMode};
-use crate::{log_error, newest_segment_len, opening, stdout_error, CliError};
+use crate::{log_error, opening, stdout_error, CliError};
 
 /// The capacity of the stdin buffer.
 const STDIN_BUFFER_LEN: usize = 64 * 1024;
@@ -28,15 +28,16 @@ const STDIN_BUFFER_LEN: usize = 64 * 1024;
 /// in the log.
 pub fn run(args: &AppendArgs) -> Result<(), CliError> {
     let dir = args.dir.as_path();
-    let segment_size = args.segment_size.or_else(|| newest_segment_len(dir));
+    // Without --segment-size, the library keeps the log's own segment size.
     let mut options = Options::default().durability(durability(args.durability)?);
-    if let Some(bytes) = segment_size {
+    if let Some(bytes) = args.segment_size {
         options = options.segment_size(bytes);
     }
     let log = Log::open(dir, options).map_err(opening(dir))?;
 
-    // No payload can be longer than a segment: reading further would only fill memory.
-    let line_len_max = segment_size.unwrap_or(mmlog::options::SEGMENT_SIZE_DEFAULT);
+    // No payload can be longer than a record can be: reading further would only fill
+    // memory.
+    let line_len_max = log.record_len_max();
     let mut input = BufReader::with_capacity(STDIN_BUFFER_LEN, io::stdin());
     let mut acks = Acks {
         out: io::stdout().lock(),
@@ -63,8 +64,8 @@ pub fn run(args: &AppendArgs) -> Result<(), CliError> {
         } else if read as u64 > line_len_max {
             acks.settle(&log, dir, args.sync)?;
             return Err(CliError::Usage(format!(
-                "line {line_number} of stdin is longer than a segment ({line_len_max} bytes), \
-                 so it cannot be a record; nothing from it on was appended (use a larger --segment-size)"
+                "line {line_number} of stdin is longer than the largest record a segment holds \
+                 ({line_len_max} bytes); nothing from it on was appended (use a larger --segment-size)"
             )));
         }
         let appended = match args.sync {
@@ -96,6 +97,8 @@ pub fn run(args: &AppendArgs) -> Result<(), CliError> {
         }
     }
     acks.settle(&log, dir, args.sync)?;
+    // A clean end of input closes the log, which syncs it (also with `--sync none`: the
+    // acknowledgements did not wait for it, but a clean shutdown leaves a durable log).
     log.close().map_err(log_error(|| {
         format!("cannot close the log in {}", dir.display())
     }))

@@ -166,17 +166,6 @@ pub fn no_log(dir: &Path) -> CliError {
     ))
 }
 
-/// The size of the newest segment of the log in `dir`, if there is a readable log: a
-/// writer opened without `--segment-size` keeps the log's size instead of the library's
-/// default. Errors are left to the writer's own open, which reports them.
-pub fn newest_segment_len(dir: &Path) -> Option<u64> {
-    if !dir.is_dir() {
-        return None;
-    }
-    let log = Log::open(dir, Options::default().read_only(true).create(false)).ok()?;
-    log.stats().segments.last().map(|segment| segment.len)
-}
-
 /// `map_err` helper for an mmlog call: `log.sync().map_err(log_error(|| format!(...)))`.
 pub fn log_error<C: FnOnce() -> String>(context: C) -> impl FnOnce(mmlog::Error) -> CliError {
     move |source| CliError::Log {

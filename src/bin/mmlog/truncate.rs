@@ -19,20 +19,11 @@ use crate::{log_error, no_log, open_read_only, opening, stdout_error, CliError};
 pub fn run(args: &TruncateArgs) -> Result<(), CliError> {
     let dir = args.dir.as_path();
     // A read-only look first: it refuses a directory without a log (the writable open
-    // would create one), and it tells the log's segment size, which the writable open
-    // keeps: `truncate_back` continues in a new segment, which should not get the
-    // library's default size.
-    let segment_size = open_read_only(dir)?
-        .stats()
-        .segments
-        .last()
-        .map(|segment| segment.len)
-        .ok_or_else(|| no_log(dir))?;
-    let log = Log::open(
-        dir,
-        Options::default().create(false).segment_size(segment_size),
-    )
-    .map_err(opening(dir))?;
+    // would create one). The writable open keeps the log's segment size.
+    if open_read_only(dir)?.stats().segments.is_empty() {
+        return Err(no_log(dir));
+    }
+    let log = Log::open(dir, Options::default().create(false)).map_err(opening(dir))?;
     let context = || format!("cannot truncate the log in {}", dir.display());
     let report = match (args.front, args.back) {
         (Some(lsn), _) => {
