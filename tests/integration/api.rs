@@ -221,3 +221,16 @@ fn verify_reads_everything_and_lists_each_problem() {
         Err(Error::Io { .. })
     ));
 }
+
+/// The `io-uring` feature is reserved: until its backend lands, opening with it is refused
+/// with a clear `Unsupported`, never a silent fallback (the test says so when it runs).
+#[cfg(feature = "io-uring")]
+#[test]
+fn io_uring_durability_is_refused_as_unsupported() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Log::open(dir.path(), small().durability(mmlog::Durability::IoUring))
+        .err()
+        .expect("io_uring is not implemented yet");
+    eprintln!("io-uring: {err}");
+    assert!(matches!(err, Error::Unsupported(_)), "{err}");
+}
