@@ -28,7 +28,7 @@ impl Log {
         let footprint = inner.footprint(payload.len() as u64)?;
         let lsn = {
             let mut w = inner.lock_writer()?;
-            inner.make_room(&mut w, footprint)?;
+            inner.make_room(&mut w, footprint, 1)?;
             let lsn = write_record(&mut w, payload, 0);
             inner.publish(&w, 1, payload.len() as u64);
             lsn
@@ -71,7 +71,7 @@ impl Log {
             if payloads.is_empty() {
                 return Ok(w.next_lsn..w.next_lsn);
             }
-            inner.make_room(&mut w, footprint)?;
+            inner.make_room(&mut w, footprint, payloads.len() as u64)?;
             let start = w.next_lsn;
             let last = payloads.len() - 1;
             for (i, p) in payloads.iter().enumerate() {
@@ -110,7 +110,7 @@ impl Log {
         let inner = &*self.inner;
         let footprint = inner.footprint(len as u64)?;
         let mut w = inner.lock_writer()?;
-        inner.make_room(&mut w, footprint)?;
+        inner.make_room(&mut w, footprint, 1)?;
         Ok(Reservation {
             log: self,
             guard: Some(w),
@@ -182,7 +182,15 @@ impl Inner {
     }
 
     /// Rotates to a new segment if `footprint` bytes do not fit in the active one.
-    fn make_room(&self, w: &mut MutexGuard<'_, Writer>, footprint: u64) -> Result<()> {
+    fn make_room(&self, w: &mut MutexGuard<'_, Writer>, footprint: u64, count: u64) -> Result<()> {
+        if w.next_lsn.checked_add(count).is_none() {
+            // LSNs are u64: a log cannot hold a record numbered u64::MAX or beyond.
+            return Err(Error::LsnOutOfRange {
+                lsn: w.next_lsn,
+                first: self.first_lsn.load(Ordering::Acquire),
+                next: w.next_lsn,
+            });
+        }
         let end = format::records_end(w.active.meta.segment_len);
         if w.offset + footprint <= end {
             return Ok(());

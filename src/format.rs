@@ -688,7 +688,7 @@ fn too_short(offset: u64, segment: &[u8]) -> Defect {
     defect(
         offset,
         CorruptReason::SegmentTooShort {
-            expected: offset + RECORD_HEADER_LEN as u64,
+            expected: offset.saturating_add(RECORD_HEADER_LEN as u64),
             found: segment.len() as u64,
         },
     )

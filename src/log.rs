@@ -114,6 +114,8 @@ pub(crate) struct Writer {
     pub(crate) slot_seq: u64,
     /// The next segment, being prepared in the background.
     pub(crate) spare: Option<JoinHandle<Result<Spare>>>,
+    /// The thread faulting the active segment in at open.
+    pub(crate) prefault: Option<JoinHandle<()>>,
 }
 
 #[derive(Default)]
@@ -140,6 +142,8 @@ pub(crate) struct Inner {
     report: RecoveryReport,
     fail_next_sync: AtomicBool,
     shutdown: (Mutex<bool>, Condvar),
+    /// Set when the log closes: background prefaulting stops early.
+    closing: Arc<AtomicBool>,
     /// Serializes `refresh` of a read-only log following a writer.
     pub(crate) follow: Mutex<()>,
     /// The futex that wakes tailers (the writer's from open; a reader's once it exists).
@@ -266,6 +270,7 @@ impl Log {
         let next_lsn = plan.next_lsn;
         let first_lsn = segments.first().map_or(next_lsn, |s| s.base_lsn());
         report.records_recovered = next_lsn - first_lsn;
+        let closing = Arc::new(AtomicBool::new(false));
         let writer = if writable {
             let active = match segments.last() {
                 Some(last) if !last.is_sealed() => Arc::clone(last),
@@ -282,15 +287,19 @@ impl Log {
             };
             // Readers in other processes learn this writer's state from here on.
             active.reset_live();
-            if options.durability == Durability::Msync {
+            let prefault = if options.durability == Durability::Msync {
                 // Fault the rest of the active segment in, off the append path. (With
                 // Fdatasync the prefaulted zero pages would be written by the next sync.)
                 let segment = Arc::clone(&active);
                 let offset = active.committed_end();
-                let _ = std::thread::Builder::new()
+                let stop = Arc::clone(&closing);
+                std::thread::Builder::new()
                     .name("mmlog-prefault".into())
-                    .spawn(move || segment.prefault_from(offset));
-            }
+                    .spawn(move || segment.prefault_from(offset, &stop))
+                    .ok()
+            } else {
+                None
+            };
             Some(Mutex::new(Writer {
                 offset: active.committed_end(),
                 epoch,
@@ -299,6 +308,7 @@ impl Log {
                 dir_dirty: false,
                 slot_seq: 1,
                 spare: None,
+                prefault,
                 active,
             }))
         } else {
@@ -323,6 +333,7 @@ impl Log {
             report,
             fail_next_sync: AtomicBool::new(false),
             shutdown: (Mutex::new(false), Condvar::new()),
+            closing,
             follow: Mutex::new(()),
             notify: OnceLock::new(),
             lock_file: Mutex::new(lock_file),
@@ -551,9 +562,18 @@ impl Log {
         if let Some(handle) = self.flusher.take() {
             let _ = handle.join();
         }
+        self.inner.closing.store(true, Ordering::Relaxed);
         if let Some(w) = &self.inner.writer {
-            // Join the spare thread, so a reopen never races with it on the spare file.
-            if let Some(handle) = lock(w).spare.take() {
+            // Join the background threads (they stop early now), so a reopen never races
+            // with them on the spare file and no mapping outlives the log's use of it.
+            let (spare, prefault) = {
+                let mut w = lock(w);
+                (w.spare.take(), w.prefault.take())
+            };
+            if let Some(handle) = spare {
+                let _ = handle.join();
+            }
+            if let Some(handle) = prefault {
                 let _ = handle.join();
             }
         }
@@ -713,11 +733,12 @@ impl Inner {
         let path = self.dir.join(dir::SPARE_NAME);
         let len = self.options.segment_len();
         let durability = self.options.durability;
+        let stop = Arc::clone(&self.closing);
         w.spare = std::thread::Builder::new()
             .name("mmlog-spare".into())
             .spawn(move || {
                 let spare = Spare::create(path, len)?;
-                spare.prefault(durability);
+                spare.prefault(durability, &stop);
                 Ok(spare)
             })
             .ok();

@@ -85,7 +85,9 @@ pub(crate) fn locate(segment: &Segment, lsn: Lsn) -> Result<Position> {
             .map_err(|d| corrupt(segment, d))?;
         offset += rec.footprint();
         if rec.kind == format::KIND_DATA {
-            cur += 1;
+            // `decode_record` checked `rec.lsn == cur`, and a segment never holds a record
+            // at u64::MAX that would need a successor (recovery stops before it).
+            cur = cur.saturating_add(1);
         }
     }
     // Padding before the record itself is skipped by the reader.
@@ -175,7 +177,7 @@ impl Iter {
                     continue;
                 }
                 let lsn = self.lsn;
-                self.lsn += 1;
+                self.lsn = self.lsn.saturating_add(1);
                 return Ok(Some(Record {
                     segment,
                     lsn,

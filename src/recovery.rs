@@ -11,7 +11,7 @@
 //!    `Recovery::Strict` (open time does not grow with the log); under
 //!    `Recovery::TruncateAtCorruption` every record of it is checked.
 //! 3. A segment without a trailer is scanned: the valid prefix is the longest run of
-//!    records that decode (kind, length, chained checksum, LSN) with every atomic batch
+//!    records that decode (kind, length, checksum, LSN, epoch not going back) with every atomic batch
 //!    complete. If it is not the last segment and its prefix reaches the next segment's
 //!    base, only its trailer was lost: it is repaired. Otherwise the log ends there and
 //!    later segments are removed.
@@ -235,11 +235,26 @@ pub fn scan(
         {
             index.push(IndexPoint { lsn, offset });
         }
+        let next_lsn = if rec.kind == format::KIND_DATA {
+            lsn.checked_add(1)
+        } else {
+            Some(lsn)
+        };
+        let Some(next_lsn) = next_lsn else {
+            // A record at LSN u64::MAX: there is no LSN after it.
+            defect = Some(Defect {
+                offset: offset + 8,
+                reason: CorruptReason::BadHeaderField {
+                    field: "lsn",
+                    expected: u64::MAX - 1,
+                    found: lsn,
+                },
+            });
+            break;
+        };
         offset += rec.footprint();
         epoch = rec.epoch;
-        if rec.kind == format::KIND_DATA {
-            lsn += 1;
-        }
+        lsn = next_lsn;
         pending = rec.batch_left;
         if pending == 0 {
             kept = (offset, lsn, epoch, index.len());

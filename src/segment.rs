@@ -97,12 +97,9 @@ impl Spare {
     /// `fdatasync` writes every dirty page of a file and the first sync of the segment
     /// would otherwise write all of it; it also converts the file's unwritten extents
     /// ahead of time. A failure (an old kernel) only loses the optimisation.
-    pub(crate) fn prefault(&self, durability: Durability) {
-        #[cfg(target_os = "linux")]
-        {
-            let _ = self.map.advise(memmap2::Advice::PopulateWrite);
-        }
-        if durability == Durability::Fdatasync {
+    pub(crate) fn prefault(&self, durability: Durability, stop: &AtomicBool) {
+        populate(&self.map, 0, self.len, stop);
+        if durability == Durability::Fdatasync && !stop.load(Ordering::Relaxed) {
             let _ = self.file.sync_data();
         }
     }
@@ -159,6 +156,27 @@ impl Spare {
 fn map_len(len: u64) -> Result<usize> {
     usize::try_from(len)
         .map_err(|_| Error::InvalidOptions(format!("segment length {len} does not fit in memory")))
+}
+
+/// `MADV_POPULATE_WRITE` over `[start, end)` of `map`, a MiB at a time, until `stop` is
+/// set (the log is closing: the work is only an optimisation). Errors (an old kernel) only
+/// lose the optimisation.
+fn populate(map: &MmapRaw, start: u64, end: u64, stop: &AtomicBool) {
+    const CHUNK: u64 = 1 << 20;
+    let mut at = start;
+    while at < end && !stop.load(Ordering::Relaxed) {
+        let len = (end - at).min(CHUNK);
+        #[cfg(target_os = "linux")]
+        if let (Ok(offset), Ok(len)) = (usize::try_from(at), usize::try_from(len)) {
+            if map
+                .advise_range(memmap2::Advice::PopulateWrite, offset, len)
+                .is_err()
+            {
+                return;
+            }
+        }
+        at += len;
+    }
 }
 
 impl crate::log::Writer {
@@ -246,19 +264,14 @@ impl Segment {
 
     /// Faults the pages from `offset` to the end of the record area in for writing (see
     /// `Spare::prefault`); for the active segment found at open, on a background thread.
-    pub(crate) fn prefault_from(&self, offset: u64) {
+    pub(crate) fn prefault_from(&self, offset: u64, stop: &AtomicBool) {
         let start = offset - offset % format::PAGE_LEN;
-        let end = format::records_end(self.meta.segment_len);
-        if let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) {
-            if start < end {
-                #[cfg(target_os = "linux")]
-                {
-                    let _ =
-                        self.map
-                            .advise_range(memmap2::Advice::PopulateWrite, start, end - start);
-                }
-            }
-        }
+        populate(
+            &self.map,
+            start,
+            format::records_end(self.meta.segment_len),
+            stop,
+        );
     }
 
     pub(crate) fn base_lsn(&self) -> Lsn {

@@ -163,7 +163,10 @@ impl Inner {
                 segment.note_record(IndexPoint { lsn, offset });
                 offset += rec.footprint();
                 if rec.kind == format::KIND_DATA {
-                    lsn += 1;
+                    let Some(next) = lsn.checked_add(1) else {
+                        break;
+                    };
+                    lsn = next;
                 }
                 if rec.batch_left == 0 || trailer_end == Some(offset) {
                     kept = (offset, lsn);

@@ -1,7 +1,12 @@
 //! One integration test binary (one link): the modules check the contract's promises.
 mod api;
+#[cfg(feature = "cli")]
+mod cli;
+#[cfg(feature = "cli")]
+mod crash;
 mod disk_full;
 mod fixtures;
+mod fuzz_replay;
 mod model;
 mod power_loss;
 mod recovery;
