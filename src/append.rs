@@ -226,7 +226,9 @@ impl Inner {
 /// window (`&mut [u8]` of the reserved length).
 ///
 /// `commit` turns it into a record; dropping it uncommitted leaves no record and takes no
-/// LSN. While it lives, other appends on the same log wait.
+/// LSN. While it lives, other appends on the same log wait; so do `sync` and the
+/// truncations: calling them on the thread that holds the reservation deadlocks. Commit or
+/// drop it first.
 pub struct Reservation<'a> {
     log: &'a Log,
     guard: Option<MutexGuard<'a, Writer>>,

@@ -60,6 +60,14 @@ pub enum Error {
     Unsupported(String),
     /// The `Options` (or an argument) break a documented limit.
     InvalidOptions(String),
+    /// `truncate_back` removed records an iterator or tailer had already read or was
+    /// positioned beyond: continuing would splice two histories.
+    Truncated {
+        /// The LSN the iterator was at.
+        lsn: Lsn,
+        /// The LSN `truncate_back` cut the log at.
+        cut: Lsn,
+    },
     /// An LSN lies outside the records the log holds.
     LsnOutOfRange {
         /// The LSN that was asked for.
@@ -264,6 +272,10 @@ impl fmt::Display for Error {
             ),
             Error::Unsupported(what) => write!(f, "unsupported: {what}"),
             Error::InvalidOptions(what) => write!(f, "invalid options: {what}"),
+            Error::Truncated { lsn, cut } => write!(
+                f,
+                "the log was truncated at LSN {cut}, below this reader's position {lsn}: the records it read after {cut} are gone; start a new iterator from {cut}"
+            ),
             Error::LsnOutOfRange { lsn, first, next } => write!(
                 f,
                 "LSN {lsn} is out of range: the log holds LSNs {first}..{next}"
@@ -281,25 +293,16 @@ impl std::error::Error for Error {
     }
 }
 
-/// Returns a closure that wraps an `io::Error` with the operation and the path.
-///
-/// `ENOSPC` becomes `Error::NoSpace` (with `len` 0 when unknown).
+/// Returns a closure that wraps an `io::Error` with the operation and the path. (Only
+/// preallocation turns `ENOSPC` into `Error::NoSpace`; a sync that fails for lack of space
+/// is an `Io` error, and it poisons the log.)
 pub(crate) fn io_error<'a>(
     op: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(io::Error) -> Error + 'a {
-    move |source| {
-        if source.raw_os_error() == Some(libc::ENOSPC) {
-            Error::NoSpace {
-                path: path.to_path_buf(),
-                len: 0,
-            }
-        } else {
-            Error::Io {
-                op,
-                path: path.to_path_buf(),
-                source,
-            }
-        }
+    move |source| Error::Io {
+        op,
+        path: path.to_path_buf(),
+        source,
     }
 }

@@ -144,6 +144,10 @@ pub(crate) struct Inner {
     shutdown: (Mutex<bool>, Condvar),
     /// Set when the log closes: background prefaulting stops early.
     closing: Arc<AtomicBool>,
+    /// The LSNs `truncate_back` cut at, in order; iterators compare against it.
+    pub(crate) truncations: Mutex<Vec<Lsn>>,
+    /// `truncations.len()`, readable without the lock.
+    pub(crate) truncation_count: AtomicU64,
     /// Serializes `refresh` of a read-only log following a writer.
     pub(crate) follow: Mutex<()>,
     /// The futex that wakes tailers (the writer's from open; a reader's once it exists).
@@ -171,8 +175,12 @@ impl Log {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let writable = !options.read_only;
-        if writable && options.create {
+        if writable && options.create && !dir.is_dir() {
             std::fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
+            // The new directory's name must be durable too, or a crash can lose the log.
+            if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sys::fsync_dir(parent)?;
+            }
         }
         if !dir.is_dir() {
             return Err(Error::Io {
@@ -200,6 +208,16 @@ impl Log {
         }
 
         let listed = dir::list_segments(&dir)?;
+        if listed.is_empty() && writable && !options.create {
+            return Err(Error::Io {
+                op: "open log",
+                path: dir.clone(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "no log in this directory (open with Options::create(true) to start one)",
+                ),
+            });
+        }
         let probes = listed
             .iter()
             .map(|(lsn, path)| probe(path, *lsn))
@@ -335,6 +353,8 @@ impl Log {
             shutdown: (Mutex::new(false), Condvar::new()),
             closing,
             follow: Mutex::new(()),
+            truncations: Mutex::new(Vec::new()),
+            truncation_count: AtomicU64::new(0),
             notify: OnceLock::new(),
             lock_file: Mutex::new(lock_file),
             options,
@@ -412,6 +432,10 @@ impl Log {
     /// An iterator from record `lsn` on. If `lsn` is outside `first_lsn()..=next_lsn()`,
     /// the first item is `Error::LsnOutOfRange`.
     pub fn iter_from(&self, lsn: Lsn) -> Iter {
+        if lsn > self.next_lsn() {
+            // A read-only log may be behind the writer it follows: look first.
+            let _ = self.inner.refresh();
+        }
         let (first, next) = (self.first_lsn(), self.next_lsn());
         let error =
             (lsn < first || lsn > next).then_some(Error::LsnOutOfRange { lsn, first, next });
@@ -785,6 +809,8 @@ impl Inner {
     }
 
     fn truncate_back_locked(&self, w: &mut Writer, lsn: Lsn) -> Result<()> {
+        // The new segment first: a full disk fails here, before anything is changed.
+        let spare = self.take_spare(w)?;
         let durability = self.options.durability;
         let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
         let k = segments
@@ -794,6 +820,11 @@ impl Inner {
         let first_removed = if keep_k { k + 1 } else { k };
         // Newest first: a crash in between leaves a shorter log that is still a prefix.
         let removed: Vec<Arc<Segment>> = segments.drain(first_removed..).collect();
+        // Retire them in memory too: readers still holding them see them end (their
+        // bytes stay valid for `Record`s, and are never written again).
+        for segment in &removed {
+            segment.cut(format::RECORDS_START, segment.base_lsn());
+        }
         for segment in removed.iter().rev() {
             std::fs::remove_file(&segment.path)
                 .map_err(io_error("remove segment", &segment.path))?;
@@ -819,7 +850,6 @@ impl Inner {
         for s in std::mem::take(&mut w.unsynced) {
             s.sync(durability)?;
         }
-        let spare = self.take_spare(w)?;
         let segment = Arc::new(spare.install(&self.dir, lsn, durable, epoch, durability)?);
         sys::fsync_dir(&self.dir)?;
         segments.push(Arc::clone(&segment));
@@ -833,6 +863,12 @@ impl Inner {
         w.next_lsn = lsn;
         w.dir_dirty = false;
         self.next_lsn.store(lsn, Ordering::Release);
+        {
+            let mut cuts = lock(&self.truncations);
+            cuts.push(lsn);
+            self.truncation_count
+                .store(cuts.len() as u64, Ordering::Release);
+        }
         self.wake_tailers();
         self.prepare_spare(w);
         Ok(())
@@ -1007,9 +1043,6 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
         let path = &probes[i].path;
         std::fs::remove_file(path).map_err(io_error("remove segment", path))?;
     }
-    if !plan.delete.is_empty() {
-        sys::fsync_dir(dir)?;
-    }
     let mut repaired = 0;
     for (i, meta, what) in &plan.keep {
         let path = &probes[*i].path;
@@ -1040,6 +1073,10 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                     .write(true)
                     .open(path)
                     .map_err(io_error("open segment", path))?;
+                // Appends write through the mapping: the file must have real blocks (a
+                // sparse copy of a log, made by cp or a backup tool, has holes), or a full
+                // disk would be a SIGBUS instead of an error.
+                sys::preallocate(&file, meta.segment_len, path)?;
                 zero_range(&file, path, scan.end, *zero_end)?;
                 if *had_trailer {
                     zero_range(
@@ -1066,6 +1103,9 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
             }
         }
     }
+    // A segment the crashed writer renamed into place may not have had its name synced
+    // yet: everything is reported durable from here on, so the directory must be too.
+    sys::fsync_dir(dir)?;
     Ok(repaired)
 }
 

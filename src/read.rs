@@ -1,6 +1,7 @@
 //! `Record`, `Iter`: reading records in place from the mapping.
 
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -53,6 +54,8 @@ pub struct Iter {
     lsn: Lsn,
     pending_error: Option<Error>,
     failed: bool,
+    /// `truncate_back` calls seen so far (see `Inner::truncations`).
+    truncations_seen: u64,
 }
 
 /// Where a record starts in its segment.
@@ -98,7 +101,9 @@ impl Iter {
     /// An iterator from `lsn`, positioned now: the segment it starts in stays mapped for
     /// it even if `truncate_front` deletes it before the first `next`.
     pub(crate) fn new(log: Arc<Inner>, lsn: Lsn, pending_error: Option<Error>) -> Iter {
+        let truncations_seen = log.truncation_count.load(Ordering::Acquire);
         let mut iter = Iter {
+            truncations_seen,
             log,
             segment: None,
             offset: 0,
@@ -150,7 +155,31 @@ impl Iter {
         Ok(true)
     }
 
+    /// After a `truncate_back`: an error if it cut below where this iterator is (it has
+    /// read records that are gone), else re-find the segment by LSN (it may be retired).
+    fn check_truncations(&mut self) -> Result<()> {
+        let count = self.log.truncation_count.load(Ordering::Acquire);
+        if count == self.truncations_seen {
+            return Ok(());
+        }
+        let cuts = self
+            .log
+            .truncations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let start = usize::try_from(self.truncations_seen).unwrap_or(usize::MAX);
+        let lowest = cuts.get(start..).and_then(|new| new.iter().min().copied());
+        self.truncations_seen = cuts.len() as u64;
+        drop(cuts);
+        self.segment = None;
+        match lowest {
+            Some(cut) if cut < self.lsn => Err(Error::Truncated { lsn: self.lsn, cut }),
+            _ => Ok(()),
+        }
+    }
+
     fn step(&mut self) -> Result<Option<Record>> {
+        self.check_truncations()?;
         loop {
             if self.segment.is_none() && !self.position()? {
                 return Ok(None);

@@ -173,6 +173,22 @@ pub fn scan(
     area_end: u64,
     sealed: bool,
 ) -> Result<Scan> {
+    scan_until(bytes, meta, area_end, sealed, None)
+}
+
+/// `scan` that also stops, without a defect, once it has kept every record below
+/// `lsn_limit`: the next segment's base, for a segment that is not the last (its records
+/// after that LSN can only be stale ones that `truncate_back` cut off).
+///
+/// # Errors
+/// As `scan`.
+pub fn scan_until(
+    bytes: &mut dyn Bytes,
+    meta: &SegmentMeta,
+    area_end: u64,
+    sealed: bool,
+    lsn_limit: Option<Lsn>,
+) -> Result<Scan> {
     let mut offset = format::RECORDS_START;
     let mut lsn = meta.base_lsn;
     let seed = meta.seed();
@@ -188,7 +204,14 @@ pub fn scan(
         // The header first, for the length; then the whole record (never more than the
         // room left, so a garbage length cannot make us read or allocate more).
         let len = format::peek_len(bytes.at(offset, format::RECORD_HEADER_LEN as u64)?);
-        let want = format::record_footprint(u64::from(len.unwrap_or(0))).min(room);
+        let need = format::RECORD_HEADER_LEN as u64 + u64::from(len.unwrap_or(0));
+        // A length past the room is refused from the header alone: never read (or
+        // allocate) the rest of the segment for it.
+        let want = if need > room {
+            format::RECORD_HEADER_LEN as u64
+        } else {
+            format::record_footprint(u64::from(len.unwrap_or(0))).min(room)
+        };
         let window = bytes.at(offset, want)?;
         let rec = match format::decode_record(window, 0, room, seed, lsn) {
             Ok(rec) => rec,
@@ -258,6 +281,9 @@ pub fn scan(
         pending = rec.batch_left;
         if pending == 0 {
             kept = (offset, lsn, epoch, index.len());
+            if lsn_limit == Some(lsn) {
+                break;
+            }
         }
     }
     if pending > 0 && defect.is_none() && sealed && offset == area_end {
@@ -402,11 +428,15 @@ pub fn plan(
         let next_base = metas.get(i + 1).map(|m| m.base_lsn);
         let trailer =
             format::decode_trailer(&probe.trailer, meta.seed(), meta.segment_len, meta.base_lsn);
+        // A damaged trailer (magic there, checksum wrong) must be cleared if the segment
+        // is reopened for appends, or the next Strict open refuses it again.
+        let mut trailer_damaged = false;
         let trailer = match trailer {
             Ok(t) => t,
             Err(defect) if strict => return Err(corrupt(probe, defect)),
             Err(defect) => {
                 result.corruption = Some((probe.path.clone(), defect));
+                trailer_damaged = true;
                 None
             }
         };
@@ -456,11 +486,12 @@ pub fn plan(
             ));
             break;
         }
-        let s = scan(
+        let s = scan_until(
             bytes.as_mut(),
             meta,
             format::records_end(meta.segment_len),
             false,
+            next_base,
         )?;
         result.epoch_max = result.epoch_max.max(s.epoch_max);
         if next_base == Some(s.next_lsn) {
@@ -479,7 +510,7 @@ pub fn plan(
             SegmentPlan::Active {
                 scan: s,
                 zero_end,
-                had_trailer: false,
+                had_trailer: trailer_damaged,
             },
         ));
         break;
@@ -714,6 +745,29 @@ mod tests {
         a.mark(1);
         let p = run(&[a.image.clone()], &[a.probe()], Recovery::Strict).unwrap();
         assert_eq!(p.epoch_max, 9);
+    }
+
+    #[test]
+    fn a_cut_segment_that_lost_its_trailer_ends_at_the_next_base() {
+        // truncate_back(5) sealed segment 0 at LSN 5 and a new segment started at 5; the
+        // trailer of segment 0 was then lost: its stale records 5..10 must not come back,
+        // and the newer segment must stay.
+        let mut a = Builder::new(0);
+        for i in 0..10u8 {
+            a.push(&[i; 10], 0);
+        }
+        let mut b = Builder::new(5);
+        b.epoch = 2;
+        b.push(b"new five", 0);
+        b.mark(6);
+        let p = run(
+            &[a.image.clone(), b.image.clone()],
+            &[a.probe(), b.probe()],
+            Recovery::Strict,
+        )
+        .unwrap();
+        assert!(matches!(&p.keep[0].2, SegmentPlan::Repair(s) if s.next_lsn == 5));
+        assert_eq!((p.next_lsn, p.delete.len()), (6, 0));
     }
 
     #[test]

@@ -440,9 +440,10 @@ impl Segment {
     /// mapping: appends continue in a new segment, so records read before stay valid.
     pub(crate) fn cut(&self, end: u64, next_lsn: Lsn) {
         assert!(end >= format::RECORDS_START, "cut below the record area");
-        self.sealed.store(true, Ordering::Release);
+        // The end first, the seal last: a reader that sees the seal sees the final end.
         self.next_lsn.store(next_lsn, Ordering::Release);
         self.committed_end.store(end, Ordering::Release);
+        self.sealed.store(true, Ordering::Release);
         if self.live_writer {
             let live = self.live();
             live.published_lsn.store(next_lsn, Ordering::Release);

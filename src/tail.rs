@@ -60,7 +60,8 @@ impl Tailer {
     /// records to read were truncated away, `Error::Io` while following another process.
     /// After an error the tailer yields nothing more.
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Record>> {
-        let deadline = Instant::now() + timeout;
+        // `None`: no deadline (a timeout too long to represent, such as `Duration::MAX`).
+        let deadline = Instant::now().checked_add(timeout);
         loop {
             // Take the wake value before looking, so a publish in between is not missed.
             let notify = self.log.notify();
@@ -72,10 +73,10 @@ impl Tailer {
                 continue;
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 return Ok(None);
             }
-            let wait = (deadline - now).min(POLL_MAX);
+            let wait = deadline.map_or(POLL_MAX, |d| (d - now).min(POLL_MAX));
             match (notify, seen) {
                 (Some(notify), Some(seen)) => notify.wait(seen, wait),
                 // No writer has created the notify file yet: poll.
@@ -205,9 +206,13 @@ impl Inner {
                 }
             }
         }
-        loop {
+        // At most one step per listed file; each step must move to a higher LSN (a sealed
+        // segment that ends where it starts would otherwise be found again and again).
+        for _ in 0..listed.len() {
             let next_base = match segments.last() {
-                Some(last) if last.is_sealed() => last.next_lsn(),
+                Some(last) if last.is_sealed() && last.next_lsn() > last.base_lsn() => {
+                    last.next_lsn()
+                }
                 Some(_) => break,
                 None => listed.first().map_or(0, |(lsn, _)| *lsn),
             };

@@ -1,12 +1,14 @@
-//! Shared by the `append` and `read` benches: the workload's sizes, deterministic
+//! Shared by the `append` and `read` benches: the workloads' sizes, deterministic
 //! payloads, mmlog's options, and the buffered-I/O baseline (`[len u32 LE][crc32 u32 LE]
-//! [payload]` through std `BufWriter` / `BufReader`), the same as `mmlog bench` uses.
+//! [payload]` through std `BufWriter` / `BufReader`, or `pread` for lookups), the same as
+//! `mmlog bench` uses. The workload ids (W1, W1b, W2, W4, W6) are issue 5's.
 
 // Each bench uses a part of this module.
 #![allow(dead_code)]
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,6 +19,14 @@ use mmlog::{Durability, Log, Options};
 pub const RECORDS: u64 = 10_000;
 /// Payload sizes in bytes: one parameter of each group.
 pub const SIZES: [usize; 2] = [128, 4096];
+/// W1's payload size.
+pub const SMALL_LEN: usize = 128;
+/// The payload size of W1b and W6.
+pub const LARGE_LEN: usize = 4096;
+/// W1b: records of `LARGE_LEN` per iteration (10 MiB of payload).
+pub const RECORDS_LARGE: u64 = 2_560;
+/// The baseline's record header: `[len u32 LE][crc32 u32 LE]`.
+pub const HEADER_LEN: usize = 8;
 /// The baseline's `BufWriter` / `BufReader` capacity.
 pub const BUFFER_LEN: usize = 64 * 1024;
 /// The segment size of the benches' logs (mmlog's default; a batch of the largest size
@@ -35,6 +45,14 @@ pub fn criterion() -> Criterion {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
+}
+
+/// Fewer, shorter samples for workloads whose every iteration waits for the disk (W2).
+pub fn criterion_durable() -> Criterion {
+    Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
 }
 
 /// The options of every log the benches open.
@@ -93,19 +111,80 @@ pub fn append_mmlog(log: &Log, payloads: &Payloads, count: u64) -> mmlog::Result
     log.sync().map(drop)
 }
 
+/// Writes one baseline record, `[len u32 LE][crc32 u32 LE][payload]`, to `writer`.
+pub fn put_baseline(writer: &mut impl Write, payload: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(payload.len()).map_err(io::Error::other)?;
+    writer.write_all(&len.to_le_bytes())?;
+    writer.write_all(&crc32fast::hash(payload).to_le_bytes())?;
+    writer.write_all(payload)
+}
+
 /// Writes records `0..count` to `file` as `[len u32 LE][crc32 u32 LE][payload]` through a
 /// 64 KiB `BufWriter`, then flushes and `fdatasync`s.
 pub fn append_baseline(file: &File, payloads: &Payloads, count: u64) -> io::Result<()> {
     let mut writer = BufWriter::with_capacity(BUFFER_LEN, file);
     for i in 0..count {
-        let payload = std::hint::black_box(payloads.get(i));
-        let len = u32::try_from(payload.len()).map_err(io::Error::other)?;
-        writer.write_all(&len.to_le_bytes())?;
-        writer.write_all(&crc32fast::hash(payload).to_le_bytes())?;
-        writer.write_all(payload)?;
+        put_baseline(&mut writer, std::hint::black_box(payloads.get(i)))?;
     }
     writer.flush()?;
     file.sync_data()
+}
+
+/// W6 for mmlog: `iter_from(lsn).next()`, then reads the payload: its byte sum.
+pub fn lookup_mmlog(log: &Log, lsn: u64) -> mmlog::Result<u64> {
+    let record = log
+        .iter_from(lsn)
+        .next()
+        .ok_or(mmlog::Error::LsnOutOfRange {
+            lsn,
+            first: log.first_lsn(),
+            next: log.next_lsn(),
+        })??;
+    assert_eq!(
+        record.lsn(),
+        lsn,
+        "iter_from({lsn}) returned another record"
+    );
+    Ok(fold(record.payload()))
+}
+
+/// W6 for the baseline: `pread` of the header and the payload of record `lsn` of a file
+/// of records of `payload_len` bytes each (its offset is what an offset table built by
+/// scanning the file would hold), checked with crc32fast: its byte sum.
+pub fn lookup_baseline(
+    file: &File,
+    payload_len: usize,
+    lsn: u64,
+    payload: &mut Vec<u8>,
+) -> io::Result<u64> {
+    let offset = lsn * (HEADER_LEN + payload_len) as u64;
+    let mut header = [0u8; HEADER_LEN];
+    file.read_exact_at(&mut header, offset)?;
+    let [l0, l1, l2, l3, c0, c1, c2, c3] = header;
+    let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    if len > 1 << 24 {
+        return Err(io::Error::other(format!("record {lsn}: length {len}")));
+    }
+    payload.resize(len, 0);
+    file.read_exact_at(payload, offset + HEADER_LEN as u64)?;
+    if crc32fast::hash(payload) != u32::from_le_bytes([c0, c1, c2, c3]) {
+        return Err(io::Error::other(format!("record {lsn}: checksum mismatch")));
+    }
+    Ok(fold(payload))
+}
+
+/// `count` LSNs below `bound`, pseudo-random from a fixed seed.
+pub fn random_lsns(count: usize, bound: u64) -> Vec<u64> {
+    let mut state: u64 = 0x6c6f_6f6b_7570_7321; // "lookups!"
+    (0..count)
+        .map(|_| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15); // splitmix64
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            (z ^ (z >> 31)) % bound
+        })
+        .collect()
 }
 
 /// Creates `path` and writes records `0..count` to it with `append_baseline`.

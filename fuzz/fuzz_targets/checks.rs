@@ -1079,7 +1079,7 @@ fn check_plan(probes: &[Probe], images: &[Vec<u8>], mode: Recovery, result: mmlo
                 );
                 if !(strict && t.next_lsn <= plan.durable_mark) {
                     // Scanned: its records must end exactly where the trailer says.
-                    let s = reference_scan(image, meta, t.records_end, true);
+                    let s = reference_scan(image, meta, t.records_end, true, None);
                     assert_eq!(
                         (s.end, s.next_lsn),
                         (t.records_end, t.next_lsn),
@@ -1090,7 +1090,7 @@ fn check_plan(probes: &[Probe], images: &[Vec<u8>], mode: Recovery, result: mmlo
                 expected = t.next_lsn;
             }
             SegmentPlan::Repair(s) => {
-                check_scan_result(image, meta, s, records_end, false);
+                check_scan_result(image, meta, s, records_end, false, Some(s.next_lsn));
                 let next = probes.get(i + 1).map(recovery::check_header);
                 assert!(
                     matches!(next, Some(Ok(m)) if m.base_lsn == s.next_lsn),
@@ -1107,14 +1107,22 @@ fn check_plan(probes: &[Probe], images: &[Vec<u8>], mode: Recovery, result: mmlo
                 had_trailer,
             } => {
                 assert_eq!(k + 1, kept, "an active segment before the last");
-                let area_end = match trailer {
-                    Ok(Some(t)) if *had_trailer => t.records_end,
+                let (area_end, sealed_end) = match trailer {
+                    Ok(Some(t)) if *had_trailer => (t.records_end, true),
+                    // A damaged trailer (magic, bad checksum) is cleared: had_trailer.
+                    Err(_) => (records_end, false),
                     _ => {
-                        assert!(!had_trailer, "had_trailer without a valid trailer");
-                        records_end
+                        assert!(!had_trailer, "had_trailer without a trailer");
+                        (records_end, false)
                     }
                 };
-                check_scan_result(image, meta, scan, area_end, *had_trailer);
+                // A segment that is not the last is scanned up to the next one's base.
+                let limit = probes
+                    .get(i + 1)
+                    .and_then(|p| recovery::check_header(p).ok())
+                    .map(|m| m.base_lsn)
+                    .filter(|_| !sealed_end);
+                check_scan_result(image, meta, scan, area_end, sealed_end, limit);
                 assert!(scan.end <= *zero_end && *zero_end <= records_end.max(scan.end));
                 assert_eq!(*zero_end, naive_nonzero_end(image, scan.end, records_end));
                 torn = zero_end - scan.end;
@@ -1149,7 +1157,13 @@ struct Expected {
 /// The reference scan: the longest prefix of records that validate, carry the next LSN,
 /// never go back in epoch, and close every batch they open (a sealed segment may end
 /// inside a batch exactly at its trailer's end).
-fn reference_scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool) -> Expected {
+fn reference_scan(
+    image: &[u8],
+    meta: &SegmentMeta,
+    area_end: u64,
+    sealed: bool,
+    lsn_limit: Option<u64>,
+) -> Expected {
     let seed = meta.seed();
     let mut offset = RECORDS_START;
     let mut lsn = meta.base_lsn;
@@ -1198,6 +1212,10 @@ fn reference_scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool)
         pending = batch_left;
         if pending == 0 {
             kept = (offset, lsn, epoch, index.len());
+            // A segment that is not the last ends at the next one's base.
+            if lsn_limit == Some(lsn) {
+                break;
+            }
         }
     }
     if pending > 0 && !stopped && sealed && offset == area_end {
@@ -1216,8 +1234,15 @@ fn reference_scan(image: &[u8], meta: &SegmentMeta, area_end: u64, sealed: bool)
 }
 
 /// A scan's result against the reference scan.
-fn check_scan_result(image: &[u8], meta: &SegmentMeta, scan: &Scan, area_end: u64, sealed: bool) {
-    let expected = reference_scan(image, meta, area_end, sealed);
+fn check_scan_result(
+    image: &[u8],
+    meta: &SegmentMeta,
+    scan: &Scan,
+    area_end: u64,
+    sealed: bool,
+    lsn_limit: Option<u64>,
+) {
+    let expected = reference_scan(image, meta, area_end, sealed, lsn_limit);
     assert_eq!(
         (scan.end, scan.next_lsn, scan.epoch_max, &scan.index),
         (
@@ -1283,7 +1308,7 @@ fn check_scan(image: &[u8], input: &mut Input) {
         whole, windowed,
         "the scan depends on how the bytes are read"
     );
-    check_scan_result(image, &meta, &whole, area_end, sealed);
+    check_scan_result(image, &meta, &whole, area_end, sealed, None);
 
     let from = match input.below(4) {
         0 => whole.end,

@@ -234,3 +234,55 @@ fn io_uring_durability_is_refused_as_unsupported() {
     eprintln!("io-uring: {err}");
     assert!(matches!(err, Error::Unsupported(_)), "{err}");
 }
+
+/// An iterator or tailer that has read records `truncate_back` then removed says so
+/// (`Error::Truncated`) instead of splicing two histories; one positioned at or below the
+/// cut continues with the new records.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn readers_across_truncate_back_never_splice_histories() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    for p in [b"a0", b"a1", b"a2", b"a3"] {
+        log.append(p).unwrap();
+    }
+    // Case A: positioned in the segment the cut removes entirely.
+    let mut whole = log.iter();
+    assert_eq!(whole.next().unwrap().unwrap().payload(), b"a0");
+    // Case B: has read past the cut inside the kept segment.
+    let mut past = log.iter();
+    for _ in 0..4 {
+        past.next().unwrap().unwrap();
+    }
+    // At the cut exactly: continues with the new history.
+    let mut at_cut = log.iter_from(2);
+    let mut tailer = log.tail_from(2);
+    log.truncate_back(2).unwrap();
+    log.append(b"b2").unwrap();
+    log.append(b"b3").unwrap();
+    assert!(matches!(
+        past.next(),
+        Some(Err(Error::Truncated { lsn: 4, cut: 2 }))
+    ));
+    let r = at_cut.next().unwrap().unwrap();
+    assert_eq!((r.lsn(), r.payload()), (2, &b"b2"[..]));
+    let r = tailer
+        .next_timeout(Duration::from_secs(5))
+        .unwrap()
+        .expect("the tailer follows the new history");
+    assert_eq!((r.lsn(), r.payload()), (2, &b"b2"[..]));
+    // `whole` had read a0 (LSN 0 < cut): still valid, it continues at LSN 1, then meets
+    // the new history at the cut.
+    let got: Vec<_> = whole.map(|r| r.unwrap().payload().to_vec()).collect();
+    assert_eq!(got, vec![b"a1".to_vec(), b"b2".to_vec(), b"b3".to_vec()]);
+
+    // truncate_back(0) removes the whole segment an iterator sits in.
+    let mut inside = log.iter_from(3);
+    inside.next().unwrap().unwrap();
+    log.truncate_back(0).unwrap();
+    log.append(b"c0").unwrap();
+    assert!(matches!(inside.next(), Some(Err(Error::Truncated { .. }))));
+    let got: Vec<_> = log.iter().map(|r| r.unwrap().payload().to_vec()).collect();
+    assert_eq!(got, vec![b"c0".to_vec()]);
+}
