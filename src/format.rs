@@ -506,8 +506,17 @@ pub fn encode_record_header(
     seed: u32,
     payload: &[u8],
 ) -> [u8; RECORD_HEADER_LEN] {
-    let len = u32::try_from(payload.len()).expect("payload length checked against payload_len_max");
-    let mut header = RecordHeader {
+    let mut header = record_header(fields, payload.len());
+    header.crc = U32::new(record_crc(seed, header.as_bytes(), payload));
+    let mut out = [0u8; RECORD_HEADER_LEN];
+    out.copy_from_slice(header.as_bytes());
+    out
+}
+
+/// A record header with every field but the checksum (zero) filled in.
+fn record_header(fields: &RecordFields, payload_len: usize) -> RecordHeader {
+    let len = u32::try_from(payload_len).expect("payload length checked against payload_len_max");
+    RecordHeader {
         crc: U32::new(0),
         len: U32::new(len),
         lsn: U64::new(fields.lsn),
@@ -515,11 +524,7 @@ pub fn encode_record_header(
         batch_left: U16::new(fields.batch_left),
         kind: fields.kind,
         reserved: 0,
-    };
-    header.crc = U32::new(record_crc(seed, header.as_bytes(), payload));
-    let mut out = [0u8; RECORD_HEADER_LEN];
-    out.copy_from_slice(header.as_bytes());
-    out
+    }
 }
 
 /// Writes the header of the record in `record` (header bytes followed by the payload,
@@ -534,16 +539,7 @@ pub fn seal_record(fields: &RecordFields, seed: u32, record: &mut [u8]) -> u32 {
         .len()
         .checked_sub(RECORD_HEADER_LEN)
         .expect("a record window holds at least a header");
-    let len = u32::try_from(payload_len).expect("payload length checked against payload_len_max");
-    let header = RecordHeader {
-        crc: U32::new(0),
-        len: U32::new(len),
-        lsn: U64::new(fields.lsn),
-        epoch: U32::new(fields.epoch),
-        batch_left: U16::new(fields.batch_left),
-        kind: fields.kind,
-        reserved: 0,
-    };
+    let header = record_header(fields, payload_len);
     let (head, rest) = record.split_at_mut(4);
     let fields_bytes = header.as_bytes().get(4..).unwrap_or(&[]);
     rest.get_mut(..RECORD_HEADER_LEN - 4)
