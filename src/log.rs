@@ -305,19 +305,7 @@ impl Log {
             };
             // Readers in other processes learn this writer's state from here on.
             active.reset_live();
-            let prefault = if options.durability == Durability::Msync {
-                // Fault the rest of the active segment in, off the append path. (With
-                // Fdatasync the prefaulted zero pages would be written by the next sync.)
-                let segment = Arc::clone(&active);
-                let offset = active.committed_end();
-                let stop = Arc::clone(&closing);
-                std::thread::Builder::new()
-                    .name("mmlog-prefault".into())
-                    .spawn(move || segment.prefault_from(offset, &stop))
-                    .ok()
-            } else {
-                None
-            };
+            let prefault = None;
             Some(Mutex::new(Writer {
                 offset: active.committed_end(),
                 epoch,
@@ -360,6 +348,9 @@ impl Log {
             options,
         });
         if let Some(w) = &inner.writer {
+            if inner.options.durability == Durability::Msync {
+                lock(w).prefault = Some(spawn_prefaulter(Arc::downgrade(&inner)));
+            }
             let notify = sys::Notify::create(&inner.dir)?;
             // Tailers that slept through a writer restart look again.
             notify.wake();
@@ -627,6 +618,38 @@ fn next_epoch(max: u32) -> Result<u32> {
     })
 }
 
+/// The prefault thread (`Durability::Msync`): keeps pages faulted in for writing a window
+/// ahead of the writer, so appends do not take page faults, without dirtying whole
+/// segments of zero pages. It looks every millisecond while the writer moves, backing off
+/// to 50 ms while it does not, and stops at close.
+fn spawn_prefaulter(inner: Weak<Inner>) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("mmlog-prefault".into())
+        .spawn(move || {
+            let mut idle = Duration::from_millis(1);
+            loop {
+                let Some(log) = inner.upgrade() else { return };
+                let worked = log
+                    .newest_segment()
+                    .is_some_and(|segment| segment.prefault_ahead(&log.closing));
+                idle = if worked {
+                    Duration::from_millis(1)
+                } else {
+                    (idle * 2).min(Duration::from_millis(50))
+                };
+                let (flag, cv) = &log.shutdown;
+                let guard = lock(flag);
+                let (guard, _) = cv
+                    .wait_timeout_while(guard, idle, |stop| !*stop)
+                    .unwrap_or_else(|p| p.into_inner());
+                if *guard {
+                    return;
+                }
+            }
+        })
+        .expect("spawn the mmlog prefault thread")
+}
+
 fn spawn_flusher(inner: Weak<Inner>, every: Duration) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("mmlog-flusher".into())
@@ -761,7 +784,7 @@ impl Inner {
         w.spare = std::thread::Builder::new()
             .name("mmlog-spare".into())
             .spawn(move || {
-                let spare = Spare::create(path, len)?;
+                let mut spare = Spare::create(path, len)?;
                 spare.prefault(durability, &stop);
                 Ok(spare)
             })

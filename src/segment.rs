@@ -46,6 +46,8 @@ pub(crate) struct Segment {
     index_next: AtomicU64,
     /// This process writes the segment: it keeps the live area up to date.
     live_writer: bool,
+    /// Offset up to which pages are faulted in for writing (see `prefault_ahead`).
+    prefaulted: AtomicU64,
 }
 
 /// The live area of a segment's header page (see `format`): atomics in the shared mapping.
@@ -61,7 +63,12 @@ pub(crate) struct Spare {
     file: File,
     map: MmapRaw,
     len: u64,
+    /// Bytes from the start already faulted in.
+    prefaulted: u64,
 }
+
+/// How far ahead of the writer (with `Durability::Msync`) pages are faulted in.
+pub(crate) const PREFAULT_AHEAD: u64 = 8 << 20;
 
 impl Spare {
     /// Creates `path` (replacing any leftover), preallocates `len` bytes and maps it.
@@ -87,6 +94,7 @@ impl Spare {
             file,
             map,
             len,
+            prefaulted: 0,
         })
     }
 
@@ -97,10 +105,19 @@ impl Spare {
     /// `fdatasync` writes every dirty page of a file and the first sync of the segment
     /// would otherwise write all of it; it also converts the file's unwritten extents
     /// ahead of time. A failure (an old kernel) only loses the optimisation.
-    pub(crate) fn prefault(&self, durability: Durability, stop: &AtomicBool) {
-        populate(&self.map, 0, self.len, stop);
-        if durability == Durability::Fdatasync && !stop.load(Ordering::Relaxed) {
-            let _ = self.file.sync_data();
+    pub(crate) fn prefault(&mut self, durability: Durability, stop: &AtomicBool) {
+        if durability == Durability::Fdatasync {
+            populate(&self.map, 0, self.len, stop);
+            if !stop.load(Ordering::Relaxed) {
+                let _ = self.file.sync_data();
+            }
+        } else {
+            // With msync only the first stretch: the log's prefault thread keeps a window
+            // ahead of the writer from there (whole segments of dirty zero pages would be
+            // written to disk by the kernel's writeback).
+            let end = PREFAULT_AHEAD.min(self.len);
+            populate(&self.map, 0, end, stop);
+            self.prefaulted = end;
         }
     }
 
@@ -135,6 +152,7 @@ impl Spare {
             index: RwLock::new(Some(Vec::new())),
             index_next: AtomicU64::new(0),
             live_writer: true,
+            prefaulted: AtomicU64::new(self.prefaulted),
         };
         segment.write(0, &format::encode_segment_header(&meta));
         segment.write_durable_slot(durable_mark, 0, epoch);
@@ -259,19 +277,27 @@ impl Segment {
             // Recomputed on the first record noted (the first check always takes the lock).
             index_next: AtomicU64::new(0),
             live_writer: writable,
+            prefaulted: AtomicU64::new(0),
         })
     }
 
-    /// Faults the pages from `offset` to the end of the record area in for writing (see
-    /// `Spare::prefault`); for the active segment found at open, on a background thread.
-    pub(crate) fn prefault_from(&self, offset: u64, stop: &AtomicBool) {
-        let start = offset - offset % format::PAGE_LEN;
-        populate(
-            &self.map,
-            start,
-            format::records_end(self.meta.segment_len),
-            stop,
-        );
+    /// Faults pages in for writing up to `PREFAULT_AHEAD` beyond the writer's position
+    /// (see `Spare::prefault`). Returns whether there was anything to do. Called by the
+    /// log's prefault thread, never on the append path.
+    pub(crate) fn prefault_ahead(&self, stop: &AtomicBool) -> bool {
+        let end = self.committed_end();
+        let limit = format::records_end(self.meta.segment_len);
+        let target = (end + PREFAULT_AHEAD).min(limit);
+        let from = self
+            .prefaulted
+            .load(Ordering::Relaxed)
+            .max(end - end % format::PAGE_LEN);
+        if from >= target {
+            return false;
+        }
+        populate(&self.map, from, target, stop);
+        self.prefaulted.store(target, Ordering::Relaxed);
+        true
     }
 
     pub(crate) fn base_lsn(&self) -> Lsn {
