@@ -8,31 +8,36 @@
 use std::ops::{Deref, DerefMut, Range};
 use std::sync::atomic::Ordering;
 use std::sync::MutexGuard;
+use std::thread::ThreadId;
 
 use crate::error::{Error, Result};
 use crate::format::{self, IndexPoint, RecordFields};
-use crate::log::{Inner, Log, Writer};
+use crate::log::{lock, Inner, Log, Writer};
 use crate::options::SyncPolicy;
+use crate::segment::Claim;
+use crate::sequencer::Abandoned;
 use crate::Lsn;
 
 impl Log {
-    /// Appends one record; returns its LSN. The record is visible to readers and survives
-    /// a crash of the process when this returns; it survives a power loss once synced.
+    /// Appends one record; returns its LSN. The record is visible to readers, and survives
+    /// a crash of the process, once this call and every earlier append have returned; it
+    /// survives a power loss once synced.
+    ///
+    /// Many threads may append at once: each claims its place under the writer lock (a
+    /// few stores), then copies and checksums its payload outside any lock.
     ///
     /// # Errors
     /// `Error::RecordTooLarge` if it cannot fit in a segment; `Error::ReadOnly`;
     /// `Error::Poisoned`; `Error::NoSpace` when a new segment cannot be preallocated;
+    /// `Error::Deadlock` if a rotation is due while this thread holds a reservation;
     /// with `SyncPolicy::Always`, the errors of `sync`.
     pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
         let inner = &*self.inner;
         let footprint = inner.footprint(payload.len() as u64)?;
-        let lsn = {
-            let mut w = inner.lock_writer()?;
-            inner.make_room(&mut w, footprint, 1)?;
-            let lsn = write_record(&mut w, payload, 0);
-            inner.publish(&w, 1, payload.len() as u64);
-            lsn
-        };
+        let mut claim = inner.claim(footprint, 1, payload.len() as u64, None)?;
+        let lsn = claim.lsn;
+        write_record(&mut claim, 0, lsn, payload, 0);
+        let lsn = inner.complete(claim);
         self.after_append(lsn)?;
         Ok(lsn)
     }
@@ -66,32 +71,36 @@ impl Log {
                 max: capacity,
             });
         }
-        let range = {
-            let mut w = inner.lock_writer()?;
-            if payloads.is_empty() {
-                return Ok(w.next_lsn..w.next_lsn);
-            }
-            inner.make_room(&mut w, footprint, payloads.len() as u64)?;
-            let start = w.next_lsn;
-            let last = payloads.len() - 1;
-            for (i, p) in payloads.iter().enumerate() {
-                let left =
-                    u16::try_from(last - i).expect("batch size checked against BATCH_RECORDS_MAX");
-                write_record(&mut w, p, left);
-            }
-            // One publish for the whole batch: readers see all of it or none of it.
-            inner.publish(&w, payloads.len() as u64, bytes);
-            start..w.next_lsn
-        };
-        if let Some(last) = range.end.checked_sub(1) {
-            self.after_append(last)?;
+        if payloads.is_empty() {
+            let w = inner.lock_writer()?;
+            return Ok(w.next_lsn..w.next_lsn);
         }
+        let count = payloads.len() as u64;
+        let mut claim = inner.claim(footprint, count, bytes, None)?;
+        let last = payloads.len() - 1;
+        let mut at = 0usize;
+        for (i, p) in payloads.iter().enumerate() {
+            let left =
+                u16::try_from(last - i).expect("batch size checked against BATCH_RECORDS_MAX");
+            let lsn = claim.lsn + i as u64;
+            at += write_record(&mut claim, at, lsn, p, left);
+        }
+        // One claim, so one publication: readers see all of the batch or none of it.
+        let start = inner.complete(claim);
+        let range = start..start + count;
+        self.after_append(range.end - 1)?;
         Ok(range)
     }
 
     /// Reserves room for a record of `len` bytes and returns a window of the mapping to
-    /// write the payload in place. `commit` makes it a record; dropping it leaves nothing
-    /// and takes no LSN. Other appends wait while a reservation is held.
+    /// write the payload in place. `commit` makes it a record; dropping it leaves no
+    /// record and takes no LSN.
+    ///
+    /// Other threads keep appending while a reservation is held, but their records become
+    /// visible only after it is committed or dropped (records are published in order),
+    /// and a segment rotation waits for it. On the thread that holds it, a call that would
+    /// wait for it (an append that needs a new segment, a sync of a later record,
+    /// `truncate_back`) returns `Error::Deadlock` instead.
     ///
     /// # Errors
     /// As `append`.
@@ -109,11 +118,11 @@ impl Log {
     pub fn reserve(&self, len: usize) -> Result<Reservation<'_>> {
         let inner = &*self.inner;
         let footprint = inner.footprint(len as u64)?;
-        let mut w = inner.lock_writer()?;
-        inner.make_room(&mut w, footprint, 1)?;
+        let owner = std::thread::current().id();
+        let claim = inner.claim(footprint, 1, len as u64, Some(owner))?;
         Ok(Reservation {
             log: self,
-            guard: Some(w),
+            claim: Some(claim),
             len,
         })
     }
@@ -138,37 +147,34 @@ impl Log {
     }
 }
 
-/// Writes one record at the writer's position and advances it (not yet published).
-fn write_record(w: &mut Writer, payload: &[u8], batch_left: u16) -> Lsn {
-    let lsn = w.next_lsn;
-    let record = w.record_window_mut(payload.len());
-    record
+/// Writes the record `lsn` with `payload` at `at` inside the claim and seals it. Returns
+/// its footprint.
+fn write_record(
+    claim: &mut Claim<'_>,
+    at: usize,
+    lsn: Lsn,
+    payload: &[u8],
+    batch_left: u16,
+) -> usize {
+    let len = format::RECORD_HEADER_LEN + payload.len();
+    let (epoch, seed) = (claim.epoch, claim.seed);
+    let window = claim
+        .bytes_mut()
+        .get_mut(at..at + len)
+        .expect("the claim holds the record");
+    window
         .get_mut(format::RECORD_HEADER_LEN..)
         .expect("the window holds the payload")
         .copy_from_slice(payload);
-    finish_record(w, payload.len(), batch_left);
-    lsn
-}
-
-/// Seals the record whose payload is in place at the writer's position (header and
-/// checksum, computed over the bytes in the mapping as readers will see them), then
-/// advances the position and the LSN.
-fn finish_record(w: &mut Writer, len: usize, batch_left: u16) {
     let fields = RecordFields {
-        lsn: w.next_lsn,
-        epoch: w.epoch,
+        lsn,
+        epoch,
         batch_left,
         kind: format::KIND_DATA,
     };
-    let seed = w.active.seed();
-    format::seal_record(&fields, seed, w.record_window_mut(len));
-    let offset = w.offset;
-    w.active.note_record(IndexPoint {
-        lsn: w.next_lsn,
-        offset,
-    });
-    w.offset += format::record_footprint(len as u64);
-    w.next_lsn += 1;
+    format::seal_record(&fields, seed, window);
+    usize::try_from(format::record_footprint(payload.len() as u64))
+        .expect("record footprints fit in usize")
 }
 
 impl Inner {
@@ -181,82 +187,192 @@ impl Inner {
         Ok(format::record_footprint(len))
     }
 
-    /// Rotates to a new segment if `footprint` bytes do not fit in the active one.
-    fn make_room(&self, w: &mut MutexGuard<'_, Writer>, footprint: u64, count: u64) -> Result<()> {
-        if w.next_lsn.checked_add(count).is_none() {
-            // LSNs are u64: a log cannot hold a record numbered u64::MAX or beyond.
-            return Err(Error::LsnOutOfRange {
-                lsn: w.next_lsn,
-                first: self.first_lsn.load(Ordering::Acquire),
-                next: w.next_lsn,
-            });
-        }
-        let end = format::records_end(w.active.meta.segment_len);
-        if w.offset + footprint <= end {
-            return Ok(());
-        }
-        if w.offset == format::RECORDS_START {
-            // An empty active segment smaller than the configured size (it was created
-            // with an older `segment_size`): rotating would leave an empty segment under
-            // the same name as the next one.
-            return Err(Error::RecordTooLarge {
-                len: footprint,
-                max: end - format::RECORDS_START,
-            });
-        }
-        self.rotate(w)
+    /// Claims room for `count` records taking `footprint` bytes, rotating first if they do
+    /// not fit in the active segment.
+    fn claim(
+        &self,
+        footprint: u64,
+        count: u64,
+        bytes: u64,
+        owner: Option<ThreadId>,
+    ) -> Result<Claim<'_>> {
+        let w = self.lock_writer()?;
+        let mut w = self.make_room(w, footprint, count)?;
+        Ok(w.claim(self, footprint, count, bytes, owner))
     }
 
-    /// Publishes the records written since the last publish.
-    fn publish(&self, w: &Writer, count: u64, bytes: u64) {
-        w.active.publish(w.offset, w.next_lsn);
-        self.next_lsn.store(w.next_lsn, Ordering::Release);
-        // Only the writer (under its lock) updates these: a load and a store, no locked
-        // read-modify-write on the append path.
-        let c = &self.counters;
-        c.appends
-            .store(c.appends.load(Ordering::Relaxed) + count, Ordering::Relaxed);
-        c.bytes
-            .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
-        self.wake_tailers();
+    /// Rotates to a new segment if `footprint` bytes do not fit in the active one; the
+    /// rotation waits until every claim in the active segment is published.
+    fn make_room<'a>(
+        &'a self,
+        mut w: MutexGuard<'a, Writer>,
+        footprint: u64,
+        count: u64,
+    ) -> Result<MutexGuard<'a, Writer>> {
+        loop {
+            if w.next_lsn.checked_add(count).is_none() {
+                // LSNs are u64: a log cannot hold a record numbered u64::MAX or beyond.
+                return Err(Error::LsnOutOfRange {
+                    lsn: w.next_lsn,
+                    first: self.first_lsn.load(Ordering::Acquire),
+                    next: w.next_lsn,
+                });
+            }
+            let end = format::records_end(w.active.meta.segment_len);
+            if w.offset + footprint <= end {
+                return Ok(w);
+            }
+            if w.offset == format::RECORDS_START {
+                // An empty active segment smaller than the configured size (it was created
+                // with an older `segment_size`): rotating would leave an empty segment
+                // under the same name as the next one.
+                return Err(Error::RecordTooLarge {
+                    len: footprint,
+                    max: end - format::RECORDS_START,
+                });
+            }
+            if w.pending.is_empty() {
+                self.rotate(&mut w)?;
+                return Ok(w);
+            }
+            w = self.wait_for_writers(w, "an append that needs a new segment")?;
+        }
+    }
+
+    /// Completes a claim whose records are written and sealed; publishes every claim that
+    /// is now complete in order. Returns the claim's first LSN (it moves down if an
+    /// earlier reservation was abandoned meanwhile).
+    fn complete(&self, mut claim: Claim<'_>) -> Lsn {
+        let writer = self
+            .writer
+            .as_ref()
+            .expect("a claim comes from a writable log");
+        let mut w = lock(writer);
+        let lsn = w.pending.get(claim.id).lsn;
+        if lsn != claim.lsn {
+            // Rare: a reservation claimed before this one was dropped.
+            let seed = claim.seed;
+            format::renumber_records(claim.bytes_mut(), lsn, seed);
+        }
+        w.pending.complete(claim.id);
+        claim.release();
+        self.publish_ready(&mut w);
+        lsn
+    }
+
+    /// Gives up a claim that will not be committed (a dropped reservation): its range is
+    /// given back, or becomes padding if other claims follow it.
+    fn abandon(&self, mut claim: Claim<'_>) {
+        // Never leave a half-written payload in unused space.
+        claim.bytes_mut().fill(0);
+        let writer = self
+            .writer
+            .as_ref()
+            .expect("a claim comes from a writable log");
+        let mut w = lock(writer);
+        match w.pending.abandon(claim.id) {
+            Abandoned::GivenBack { offset, count } => {
+                w.offset = offset;
+                w.next_lsn -= count;
+                claim.release();
+            }
+            Abandoned::Padding { lsn, reseal } => {
+                let fields = RecordFields {
+                    lsn,
+                    epoch: claim.epoch,
+                    batch_left: 0,
+                    kind: format::KIND_PADDING,
+                };
+                format::seal_record(&fields, claim.seed, claim.bytes_mut());
+                claim.release();
+                let seed = w.active.seed();
+                for entry in &reseal {
+                    format::renumber_records(w.completed_window(entry), entry.lsn, seed);
+                }
+                w.next_lsn -= 1;
+            }
+        }
+        self.publish_ready(&mut w);
+    }
+
+    /// Publishes the complete claims at the front of the queue, and wakes whoever waits
+    /// for that.
+    fn publish_ready(&self, w: &mut Writer) {
+        let (mut count, mut bytes) = (0u64, 0u64);
+        let active = &w.active;
+        let last = w.pending.advance(|e| {
+            if e.count > 0 {
+                active.note_record(IndexPoint {
+                    lsn: e.lsn,
+                    offset: e.offset,
+                });
+            }
+            count += e.count;
+            bytes += e.bytes;
+        });
+        if let Some(last) = last {
+            let next = last.lsn + last.count;
+            active.publish(last.end, next);
+            self.next_lsn.store(next, Ordering::Release);
+            // Only the writer (under its lock) updates these: a load and a store, no
+            // locked read-modify-write on the append path.
+            let c = &self.counters;
+            c.appends
+                .store(c.appends.load(Ordering::Relaxed) + count, Ordering::Relaxed);
+            c.bytes
+                .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
+            self.wake_tailers();
+        }
+        if w.waiters > 0 {
+            self.published.notify_all();
+        }
     }
 }
 
 /// Room for one record inside the mapping, written in place. Derefs to the payload
 /// window (`&mut [u8]` of the reserved length).
 ///
-/// `commit` turns it into a record; dropping it uncommitted leaves no record and takes no
-/// LSN. While it lives, other appends on the same log wait; so do `sync` and the
-/// truncations: calling them on the thread that holds the reservation deadlocks. Commit or
-/// drop it first.
+/// `commit` turns it into a record; dropping it uncommitted (also by a panic) leaves no
+/// record and takes no LSN. See `Log::reserve` for what waits while it is held.
 pub struct Reservation<'a> {
     log: &'a Log,
-    guard: Option<MutexGuard<'a, Writer>>,
+    claim: Option<Claim<'a>>,
     len: usize,
 }
 
-impl Reservation<'_> {
-    fn writer(&self) -> &Writer {
-        self.guard
-            .as_ref()
-            .expect("a live reservation holds the writer lock")
+impl<'a> Reservation<'a> {
+    fn claim(&mut self) -> &mut Claim<'a> {
+        self.claim
+            .as_mut()
+            .expect("a live reservation holds its claim")
     }
 
     /// Turns the reservation into a record; returns its LSN.
     ///
     /// # Errors
-    /// `Error::Poisoned` if a sync failed meanwhile; with `SyncPolicy::Always`, the errors
-    /// of `sync`.
+    /// `Error::Poisoned` if a sync failed meanwhile (the reservation is dropped); with
+    /// `SyncPolicy::Always`, the errors of `sync`.
     pub fn commit(mut self) -> Result<Lsn> {
         self.log.inner.check_poisoned()?;
-        let mut w = self
-            .guard
+        let len = self.len;
+        let claim = self.claim();
+        let fields = RecordFields {
+            lsn: claim.lsn,
+            epoch: claim.epoch,
+            batch_left: 0,
+            kind: format::KIND_DATA,
+        };
+        let seed = claim.seed;
+        let window = claim
+            .bytes_mut()
+            .get_mut(..format::RECORD_HEADER_LEN + len)
+            .expect("the claim holds the record");
+        format::seal_record(&fields, seed, window);
+        let claim = self
+            .claim
             .take()
-            .expect("a live reservation holds the writer lock");
-        let lsn = w.next_lsn;
-        finish_record(&mut w, self.len, 0);
-        self.log.inner.publish(&w, 1, self.len as u64);
-        drop(w);
+            .expect("a live reservation holds its claim");
+        let lsn = self.log.inner.complete(claim);
         self.log.after_append(lsn)?;
         Ok(lsn)
     }
@@ -265,30 +381,31 @@ impl Reservation<'_> {
 impl Deref for Reservation<'_> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        let window = self.writer().record_window(self.len);
-        window.get(format::RECORD_HEADER_LEN..).unwrap_or(&[])
+        let claim = self
+            .claim
+            .as_ref()
+            .expect("a live reservation holds its claim");
+        claim
+            .bytes()
+            .get(format::RECORD_HEADER_LEN..format::RECORD_HEADER_LEN + self.len)
+            .unwrap_or(&[])
     }
 }
 
 impl DerefMut for Reservation<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         let len = self.len;
-        let window = self
-            .guard
-            .as_mut()
-            .expect("a live reservation holds the writer lock")
-            .record_window_mut(len);
-        window
-            .get_mut(format::RECORD_HEADER_LEN..)
-            .expect("the window holds the payload")
+        self.claim()
+            .bytes_mut()
+            .get_mut(format::RECORD_HEADER_LEN..format::RECORD_HEADER_LEN + len)
+            .expect("the claim holds the payload")
     }
 }
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        if self.guard.is_some() {
-            // Uncommitted: leave zeros, not a half-written payload, in unused space.
-            self.deref_mut().fill(0);
+        if let Some(claim) = self.claim.take() {
+            self.log.inner.abandon(claim);
         }
     }
 }

@@ -68,6 +68,9 @@ pub enum Error {
         /// The LSN `truncate_back` cut the log at.
         cut: Lsn,
     },
+    /// The call would wait for a `Reservation` that this same thread holds, and so wait
+    /// forever; the string names the call. Commit or drop the reservation first.
+    Deadlock(&'static str),
     /// An LSN lies outside the records the log holds.
     LsnOutOfRange {
         /// The LSN that was asked for.
@@ -275,6 +278,10 @@ impl fmt::Display for Error {
             Error::Truncated { lsn, cut } => write!(
                 f,
                 "the log was truncated at LSN {cut}, below this reader's position {lsn}: the records it read after {cut} are gone; start a new iterator from {cut}"
+            ),
+            Error::Deadlock(what) => write!(
+                f,
+                "{what} would wait for a reservation held by this same thread; commit or drop the reservation first"
             ),
             Error::LsnOutOfRange { lsn, first, next } => write!(
                 f,

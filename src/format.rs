@@ -560,6 +560,42 @@ fn record_crc(seed: u32, header: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
+/// Gives the records sealed in `records` (one or more records laid end to end, as written
+/// by this writer) LSNs from `first_lsn` on, and reseals each: data records take one LSN
+/// each, padding carries the LSN of the next data record. Returns the LSN after them.
+///
+/// Used when an abandoned reservation before them turned into padding. The bytes are the
+/// writer's own, not read from disk; a header that does not fit stops the walk.
+pub fn renumber_records(records: &mut [u8], first_lsn: Lsn, seed: u32) -> Lsn {
+    let mut lsn = first_lsn;
+    let mut at = 0usize;
+    while let Some(rest) = records.get_mut(at..) {
+        let Ok((header, _)) = RecordHeader::ref_from_prefix(rest) else {
+            break;
+        };
+        let (len, kind) = (header.len.get(), header.kind);
+        let fields = RecordFields {
+            lsn,
+            epoch: header.epoch.get(),
+            batch_left: header.batch_left.get(),
+            kind,
+        };
+        let footprint = record_footprint(u64::from(len));
+        let (Ok(len), Ok(footprint)) = (usize::try_from(len), usize::try_from(footprint)) else {
+            break;
+        };
+        let Some(record) = rest.get_mut(..RECORD_HEADER_LEN + len) else {
+            break;
+        };
+        seal_record(&fields, seed, record);
+        if kind == KIND_DATA {
+            lsn += 1;
+        }
+        at += footprint;
+    }
+    lsn
+}
+
 /// The payload length in a record header at the start of `bytes`, unvalidated (`None` if
 /// the header is cut short). Used to know how many bytes to read before decoding.
 pub fn peek_len(bytes: &[u8]) -> Option<u32> {

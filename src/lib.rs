@@ -68,6 +68,7 @@ mod read;
 pub mod recovery;
 #[allow(unsafe_code)]
 mod segment;
+mod sequencer;
 #[allow(unsafe_code)]
 mod sys;
 mod tail;

@@ -14,6 +14,7 @@ use crate::options::{Durability, Options, SyncPolicy};
 use crate::read::{self, Iter};
 use crate::recovery::{self, Plan, Probe, SegmentPlan};
 use crate::segment::{Recovered, Segment, Spare};
+use crate::sequencer::Pending;
 use crate::{dir, sys, Lsn};
 
 /// An append-only log in a directory. `Send + Sync`: share it with `Arc` across threads.
@@ -116,6 +117,10 @@ pub(crate) struct Writer {
     pub(crate) spare: Option<JoinHandle<Result<Spare>>>,
     /// The thread faulting the active segment in at open.
     pub(crate) prefault: Option<JoinHandle<()>>,
+    /// Claims not yet published, oldest first; `offset` and `next_lsn` are past them.
+    pub(crate) pending: Pending,
+    /// Threads waiting on `Inner::published`.
+    pub(crate) waiters: usize,
 }
 
 #[derive(Default)]
@@ -135,9 +140,14 @@ pub(crate) struct Inner {
     pub(crate) durable_lsn: AtomicU64,
     pub(crate) first_lsn: AtomicU64,
     pub(crate) poisoned: AtomicBool,
-    /// Serializes syncs; a caller that finds its LSN durable after taking it returns at
-    /// once (group commit). Taken before the writer lock, never after.
+    /// Serializes the syncs themselves (and `truncate_back`). Taken before the writer
+    /// lock, never after.
     sync_lock: Mutex<()>,
+    /// Group commit: whether a leader is syncing, and where the others wait for it.
+    group: (Mutex<bool>, Condvar),
+    /// Signalled (with the writer lock) when claims are published, for threads waiting
+    /// for a record to be published or for every claim to be.
+    pub(crate) published: Condvar,
     pub(crate) counters: Counters,
     report: RecoveryReport,
     fail_next_sync: AtomicBool,
@@ -157,7 +167,7 @@ pub(crate) struct Inner {
     lock_file: Mutex<Option<File>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock leaves plain data behind (no half-written record is
     // ever published), so the data is still consistent.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -316,6 +326,8 @@ impl Log {
                 spare: None,
                 prefault,
                 active,
+                pending: Pending::default(),
+                waiters: 0,
             }))
         } else {
             None
@@ -335,6 +347,8 @@ impl Log {
             first_lsn: AtomicU64::new(first_lsn),
             poisoned: AtomicBool::new(false),
             sync_lock: Mutex::new(()),
+            group: (Mutex::new(false), Condvar::new()),
+            published: Condvar::new(),
             counters: Counters::default(),
             report,
             fail_next_sync: AtomicBool::new(false),
@@ -393,7 +407,11 @@ impl Log {
     /// `Error::ReadOnly`, `Error::Poisoned`, or the `Error::Io` of the failed sync (which
     /// poisons the log).
     pub fn sync(&self) -> Result<Lsn> {
-        let target = self.next_lsn();
+        // Records whose append returned, even if an earlier append still runs.
+        let target = {
+            let w = self.inner.lock_writer()?;
+            w.pending.completed_next().unwrap_or(self.next_lsn())
+        };
         self.inner.sync_until(target)?;
         Ok(self.durable_lsn())
     }
@@ -404,7 +422,13 @@ impl Log {
     /// # Errors
     /// As `sync`, and `Error::LsnOutOfRange` if `lsn` has not been appended.
     pub fn sync_to(&self, lsn: Lsn) -> Result<()> {
-        let next = self.next_lsn();
+        let mut next = self.next_lsn();
+        if lsn >= next {
+            // Appended, but an earlier append may still be running: the writer knows.
+            if let Ok(w) = self.inner.lock_writer() {
+                next = w.next_lsn;
+            }
+        }
         if lsn >= next {
             return Err(Error::LsnOutOfRange {
                 lsn,
@@ -528,7 +552,8 @@ impl Log {
         let inner = &self.inner;
         let writer = inner.writer()?;
         let _sync = lock(&inner.sync_lock);
-        let mut w = lock(writer);
+        let w = lock(writer);
+        let mut w = inner.wait_for_writers(w, "truncate_back")?;
         inner.check_poisoned()?;
         let first = self.first_lsn();
         if lsn < first || lsn > w.next_lsn {
@@ -706,27 +731,116 @@ impl Inner {
         i.checked_sub(1).and_then(|i| segments.get(i)).cloned()
     }
 
-    /// Makes every record below `target` durable, sharing the sync with concurrent callers.
+    /// Waits (releasing the writer lock) until no claim is pending: every append that
+    /// started has been published or given back. `what` names the caller for the error
+    /// when this thread itself holds a reservation, which would make the wait endless.
+    pub(crate) fn wait_for_writers<'a>(
+        &'a self,
+        mut w: MutexGuard<'a, Writer>,
+        what: &'static str,
+    ) -> Result<MutexGuard<'a, Writer>> {
+        while !w.pending.is_empty() {
+            w = self.wait_published_once(w, what)?;
+        }
+        Ok(w)
+    }
+
+    /// Waits until every record below `target` is published.
+    fn wait_published(&self, target: Lsn) -> Result<()> {
+        if self.next_lsn.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let mut w = lock(self.writer()?);
+        while self.next_lsn.load(Ordering::Acquire) < target {
+            if w.next_lsn < target {
+                // Never claimed (a caller's bug, or `truncate_back` removed it).
+                return Err(Error::LsnOutOfRange {
+                    lsn: target - 1,
+                    first: self.first_lsn.load(Ordering::Acquire),
+                    next: w.next_lsn,
+                });
+            }
+            w = self.wait_published_once(w, "a sync of a record after it")?;
+        }
+        Ok(())
+    }
+
+    fn wait_published_once<'a>(
+        &'a self,
+        mut w: MutexGuard<'a, Writer>,
+        what: &'static str,
+    ) -> Result<MutexGuard<'a, Writer>> {
+        if w.pending.held_by(std::thread::current().id()) {
+            return Err(Error::Deadlock(what));
+        }
+        w.waiters += 1;
+        let mut w = self.published.wait(w).unwrap_or_else(|p| p.into_inner());
+        w.waiters -= 1;
+        Ok(w)
+    }
+
+    /// Makes every record below `target` durable, sharing the sync with concurrent callers
+    /// (group commit): one caller, the leader, syncs everything published so far while the
+    /// others wait; when it is done, every waiter whose record it covered returns, and one
+    /// of the rest leads the next sync.
     pub(crate) fn sync_until(&self, target: Lsn) -> Result<()> {
         self.writer()?;
         self.check_poisoned()?;
         if self.durable_lsn.load(Ordering::Acquire) >= target {
             return Ok(());
         }
+        // The leader syncs what is published: a record still being written by an earlier
+        // append would not be covered.
+        self.wait_published(target)?;
+        let (leading, done) = &self.group;
+        let mut busy = lock(leading);
+        loop {
+            self.check_poisoned()?;
+            if self.durable_lsn.load(Ordering::Acquire) >= target {
+                return Ok(());
+            }
+            if *busy {
+                busy = done.wait(busy).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            *busy = true;
+            drop(busy);
+            let result = {
+                // Hands leadership back even if the sync panics.
+                struct Lead<'a>(&'a (Mutex<bool>, Condvar));
+                impl Drop for Lead<'_> {
+                    fn drop(&mut self) {
+                        *lock(&self.0 .0) = false;
+                        self.0 .1.notify_all();
+                    }
+                }
+                let _lead = Lead(&self.group);
+                self.sync_published()
+            };
+            result?;
+            busy = lock(leading);
+        }
+    }
+
+    /// One sync: makes every published record durable.
+    fn sync_published(&self) -> Result<()> {
         let _sync = lock(&self.sync_lock);
         self.check_poisoned()?;
-        if self.durable_lsn.load(Ordering::Acquire) >= target {
-            return Ok(());
-        }
         let (sealed, dir_dirty, active, new_durable) = {
             let mut w = lock(self.writer()?);
             (
                 std::mem::take(&mut w.unsynced),
                 std::mem::replace(&mut w.dir_dirty, false),
                 Arc::clone(&w.active),
-                w.next_lsn,
+                self.next_lsn.load(Ordering::Acquire),
             )
         };
+        if self.durable_lsn.load(Ordering::Acquire) >= new_durable
+            && sealed.is_empty()
+            && !dir_dirty
+        {
+            return Ok(());
+        }
         let durability = self.options.durability;
         let result = (|| {
             if self.fail_next_sync.swap(false, Ordering::AcqRel) {

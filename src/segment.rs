@@ -10,10 +10,12 @@
 //!    mapping once `committed_end` has been published past them (writes beyond it, to the
 //!    header page and to the index and trailer regions, never overlap it). Shared slices
 //!    handed to readers cover only that range.
-//! 3. Writes happen only under the log's writer lock, so two writes never race, and the
-//!    exclusive window of a `Reservation` lies beyond `committed_end`.
+//! 3. Writes happen under the log's writer lock, except into a `Claim`: a range beyond
+//!    `committed_end` that the writer handed to exactly one appender (see `sequencer`).
+//!    So two writes never race.
 
 use std::fs::{File, OpenOptions};
+use std::marker::PhantomData;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -197,32 +199,111 @@ fn populate(map: &MmapRaw, start: u64, end: u64, stop: &AtomicBool) {
     }
 }
 
-impl crate::log::Writer {
-    /// The record window (header and payload) of a record with a payload of `len` bytes
-    /// at the writer's position.
-    ///
-    /// Taking `&self` of the writer (only reachable through its lock) proves that no
-    /// exclusive window exists while the shared one lives.
-    pub(crate) fn record_window(&self, len: usize) -> &[u8] {
-        let (ptr, len) = self.active.window_range(self.offset, len);
-        // SAFETY: (1) the range lies inside the record area of the mapping (asserted by
-        // `window_range`); (2) it is at or beyond `committed_end`, so no reader holds a
-        // slice of it, and only the writer (whose lock we hold through `&self`) writes
-        // there; an exclusive window needs `&mut self`, which cannot coexist with this
-        // borrow.
-        unsafe { std::slice::from_raw_parts(ptr, len) }
+/// A range of the active segment claimed by one append (see `sequencer`), written outside
+/// the writer lock by the thread that holds it.
+pub(crate) struct Claim<'a> {
+    ptr: *mut u8,
+    len: usize,
+    /// The claim's id in `Writer::pending`.
+    pub(crate) id: u64,
+    /// The LSN of its first record, as claimed (abandoning an earlier claim can move it).
+    pub(crate) lsn: Lsn,
+    /// The writer's epoch and the segment's seed, for sealing.
+    pub(crate) epoch: u32,
+    pub(crate) seed: u32,
+    /// The mapping must outlive the claim: the writer's active segment is only replaced
+    /// (rotation, `truncate_back`) or dropped (the log dropped) once no claim is pending,
+    /// and a claim borrows the log.
+    _log: PhantomData<&'a crate::log::Inner>,
+}
+
+impl Claim<'_> {
+    /// The claimed bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: as for `bytes_mut`; the slice borrows the claim, so no exclusive window
+        // of it exists meanwhile.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
     }
 
-    /// The exclusive record window (header and payload) of a record with a payload of
-    /// `len` bytes at the writer's position: `&mut self` (only reachable through the
-    /// writer lock) makes it exclusive.
-    pub(crate) fn record_window_mut(&mut self, len: usize) -> &mut [u8] {
-        let (ptr, len) = self.active.window_range(self.offset, len);
-        // SAFETY: (1) the range lies inside the record area of the mapping (asserted by
-        // `window_range`); (2) it is at or beyond `committed_end`, so no reader holds a
-        // slice of it; (3) the slice borrows the writer mutably, so no other window of the
-        // writer's position exists while it lives, and nothing else writes there.
-        unsafe { std::slice::from_raw_parts_mut(ptr, len) }
+    /// Ends the claim's window (before the writer publishes or reseals the range).
+    pub(crate) fn release(self) {}
+
+    /// The claimed bytes, exclusively.
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: (1) `ptr..ptr+len` lies inside the record area of the active segment's
+        // mapping (asserted by `Writer::claim`), which stays mapped while the claim lives
+        // (see `_log`); (2) the writer hands out each range once: claims are disjoint and
+        // lie at or beyond `committed_end`, so no reader holds a slice of them and no
+        // other window covers them (`Writer::completed_window` only covers completed
+        // claims, whose `Claim` is gone); (3) the slice borrows the claim mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+}
+
+impl crate::log::Writer {
+    /// Claims `footprint` bytes at the tail of the active segment for `count` records from
+    /// the next LSN, and advances the tail. The caller has checked that they fit.
+    pub(crate) fn claim<'a>(
+        &mut self,
+        _log: &'a crate::log::Inner,
+        footprint: u64,
+        count: u64,
+        bytes: u64,
+        owner: Option<std::thread::ThreadId>,
+    ) -> Claim<'a> {
+        let offset = self.offset;
+        let end = offset + footprint;
+        assert!(
+            end <= format::records_end(self.active.meta.segment_len),
+            "claim {offset}..{end} past the record area"
+        );
+        assert!(
+            offset >= self.active.committed_end.load(Ordering::Acquire),
+            "claim at {offset} over committed records"
+        );
+        let lsn = self.next_lsn;
+        let id = self.pending.claim(offset, end, lsn, count, bytes, owner);
+        self.offset = end;
+        self.next_lsn += count;
+        let start = usize::try_from(offset).expect("segment offsets fit in usize");
+        Claim {
+            ptr: self.active.map.as_mut_ptr().wrapping_add(start),
+            len: usize::try_from(footprint).expect("segment offsets fit in usize"),
+            id,
+            lsn,
+            epoch: self.epoch,
+            seed: self.active.seed(),
+            _log: PhantomData,
+        }
+    }
+
+    /// The bytes of a completed claim that is not yet published, to reseal them after an
+    /// earlier claim was abandoned.
+    ///
+    /// # Panics
+    /// If the entry is not complete or not in the unpublished part of the active segment.
+    pub(crate) fn completed_window(&mut self, entry: &crate::sequencer::Entry) -> &mut [u8] {
+        assert!(
+            entry.done,
+            "only a completed claim is resealed by the writer"
+        );
+        assert!(
+            entry.offset >= self.active.committed_end.load(Ordering::Acquire)
+                && entry.end <= self.offset
+                && entry.offset <= entry.end,
+            "entry {}..{} outside the pending range",
+            entry.offset,
+            entry.end
+        );
+        let start = usize::try_from(entry.offset).expect("segment offsets fit in usize");
+        let len = usize::try_from(entry.end - entry.offset).expect("segment offsets fit in usize");
+        // SAFETY: (1) the range lies inside the record area (claims are checked when made)
+        // and at or beyond `committed_end`, so no reader holds a slice of it; (2) the claim
+        // is complete, so its `Claim` (the only other window) is gone; (3) the slice
+        // borrows the writer, reachable only through its lock, mutably.
+        unsafe {
+            std::slice::from_raw_parts_mut(self.active.map.as_mut_ptr().wrapping_add(start), len)
+        }
     }
 }
 
@@ -505,23 +586,6 @@ impl Segment {
         // else accesses these bytes now; (3) `bytes` is a distinct allocation from the
         // mapping region being written, so the copy does not overlap.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len()) };
-    }
-
-    /// The checked range of the record (header and a payload of `payload_len` bytes) at
-    /// `offset`.
-    fn window_range(&self, offset: u64, payload_len: usize) -> (*mut u8, usize) {
-        let len = format::RECORD_HEADER_LEN + payload_len;
-        let end = offset + len as u64;
-        assert!(
-            end <= format::records_end(self.meta.segment_len),
-            "window {offset}..{end} past the record area"
-        );
-        assert!(
-            offset >= self.committed_end.load(Ordering::Acquire),
-            "window at {offset} over committed records"
-        );
-        let start = usize::try_from(offset).expect("segment offsets fit in usize");
-        (self.map.as_mut_ptr().wrapping_add(start), len)
     }
 
     /// Stores a durable mark in slot `seq % 2` of the header page (no syscall; the next

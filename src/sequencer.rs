@@ -1,0 +1,266 @@
+//! Ordering concurrent appends: claims, completion, publication.
+//!
+//! An append has three steps. Under the writer lock it *claims* a range of the active
+//! segment and a tentative LSN (a few stores). Outside any lock it copies its payload into
+//! the range and seals the record (header and CRC). Under the lock again it *completes*
+//! the claim; completed claims at the front of the queue are *published* in order, so a
+//! record becomes visible only when it and every record before it are complete.
+//!
+//! A reservation that is dropped (or whose thread panics) instead of committed is
+//! *abandoned*: if nothing was claimed after it, its range is simply given back; otherwise
+//! it becomes a padding record (no LSN, skipped by readers), and every claim after it
+//! moves down one LSN, so LSNs stay dense. Claims already sealed with their old LSN are
+//! resealed by the caller under the lock; claims still being written find out when they
+//! complete (`complete` returns the LSN they must carry). Dropping a reservation is rare;
+//! the common path never reseals.
+//!
+//! This module is bookkeeping only: no I/O, no unsafe, no locks of its own (the writer
+//! lock protects it). The `loom` model in `tests` checks the protocol built on it.
+
+use std::collections::VecDeque;
+use std::thread::ThreadId;
+
+use crate::Lsn;
+
+/// One claimed range of the active segment, in claim order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// Claim number: grows by one per claim.
+    pub(crate) id: u64,
+    /// Where the range starts and ends in the active segment.
+    pub(crate) offset: u64,
+    pub(crate) end: u64,
+    /// The LSN of its first record (padding: the LSN the next record takes).
+    pub(crate) lsn: Lsn,
+    /// Records in the range: 1, a batch's size, or 0 once abandoned (padding).
+    pub(crate) count: u64,
+    /// Payload bytes (for the counters).
+    pub(crate) bytes: u64,
+    /// Whether its bytes are complete.
+    pub(crate) done: bool,
+    /// The thread holding it, for a reservation: waiting for it on that thread would
+    /// never end.
+    pub(crate) owner: Option<ThreadId>,
+}
+
+/// What abandoning a claim did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Abandoned {
+    /// It was the last claim: its range and LSNs are free again. The tail goes back to
+    /// `offset`, the next LSN down by `count`.
+    GivenBack { offset: u64, count: u64 },
+    /// Later claims exist: the range must hold a padding record carrying `lsn`; the
+    /// completed claims in `reseal` moved down and must be resealed with their new LSN.
+    Padding { lsn: Lsn, reseal: Vec<Entry> },
+}
+
+/// The claims not yet published, oldest first.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    entries: VecDeque<Entry>,
+    next_id: u64,
+}
+
+impl Pending {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Records a new claim of `offset..end` holding `count` records from `lsn`; returns
+    /// its id.
+    pub(crate) fn claim(
+        &mut self,
+        offset: u64,
+        end: u64,
+        lsn: Lsn,
+        count: u64,
+        bytes: u64,
+        owner: Option<ThreadId>,
+    ) -> u64 {
+        debug_assert!(self.entries.back().is_none_or(|e| e.end <= offset));
+        let id = self.next_id;
+        self.next_id += 1;
+        self.entries.push_back(Entry {
+            id,
+            offset,
+            end,
+            lsn,
+            count,
+            bytes,
+            done: false,
+            owner,
+        });
+        id
+    }
+
+    fn position(&self, id: u64) -> usize {
+        // Ids are contiguous from the front (a given-back claim is the last one, and its
+        // id is reused).
+        let front = self.entries.front().map_or(self.next_id, |e| e.id);
+        let i = usize::try_from(id - front).expect("pending claims fit in memory");
+        debug_assert_eq!(self.entries.get(i).map(|e| e.id), Some(id));
+        i
+    }
+
+    /// The claim `id` (not yet published).
+    pub(crate) fn get(&self, id: u64) -> &Entry {
+        self.entries
+            .get(self.position(id))
+            .expect("a pending claim is in the queue")
+    }
+
+    /// Marks claim `id` complete; returns its (possibly moved) first LSN.
+    pub(crate) fn complete(&mut self, id: u64) -> Lsn {
+        let i = self.position(id);
+        let e = self
+            .entries
+            .get_mut(i)
+            .expect("a pending claim is in the queue");
+        debug_assert!(!e.done, "a claim completes once");
+        e.done = true;
+        e.lsn
+    }
+
+    /// Abandons claim `id` (a reservation that will not be committed).
+    pub(crate) fn abandon(&mut self, id: u64) -> Abandoned {
+        let i = self.position(id);
+        if i + 1 == self.entries.len() {
+            let e = self.entries.pop_back().expect("the claim is the last one");
+            self.next_id = e.id;
+            return Abandoned::GivenBack {
+                offset: e.offset,
+                count: e.count,
+            };
+        }
+        let e = self
+            .entries
+            .get_mut(i)
+            .expect("a pending claim is in the queue");
+        let lost = e.count;
+        let lsn = e.lsn;
+        e.count = 0;
+        e.bytes = 0;
+        e.done = true;
+        e.owner = None;
+        let mut reseal = Vec::new();
+        for later in self.entries.range_mut(i + 1..) {
+            later.lsn -= lost;
+            if later.done {
+                reseal.push(*later);
+            }
+        }
+        Abandoned::Padding { lsn, reseal }
+    }
+
+    /// Removes the complete claims at the front, oldest first, calling `f` for each.
+    /// Returns the last one removed (the new published end), if any.
+    pub(crate) fn advance(&mut self, mut f: impl FnMut(&Entry)) -> Option<Entry> {
+        let mut last = None;
+        while let Some(e) = self.entries.front().filter(|e| e.done).copied() {
+            self.entries.pop_front();
+            f(&e);
+            last = Some(e);
+        }
+        last
+    }
+
+    /// The LSN after the last complete claim, if any is pending: every append that has
+    /// returned lies below it.
+    pub(crate) fn completed_next(&self) -> Option<Lsn> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| e.done)
+            .map(|e| e.lsn + e.count)
+    }
+
+    /// Whether thread `me` holds a claim that has not completed.
+    pub(crate) fn held_by(&self, me: ThreadId) -> bool {
+        self.entries.iter().any(|e| !e.done && e.owner == Some(me))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(p: &mut Pending, offset: u64, lsn: Lsn, count: u64) -> u64 {
+        p.claim(offset, offset + 32 * count, lsn, count, 8 * count, None)
+    }
+
+    #[test]
+    fn publishes_in_claim_order_only_when_complete() {
+        let mut p = Pending::default();
+        let a = claim(&mut p, 4096, 0, 1);
+        let b = claim(&mut p, 4128, 1, 2);
+        assert_eq!(p.complete(b), 1);
+        assert_eq!(p.advance(|_| {}), None, "b waits for a");
+        assert_eq!(p.complete(a), 0);
+        let mut seen = Vec::new();
+        let last = p.advance(|e| seen.push(e.id)).expect("both publish");
+        assert_eq!(seen, vec![a, b]);
+        assert_eq!((last.end, last.lsn + last.count), (4192, 3));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn the_last_claim_abandoned_is_given_back_and_its_id_reused() {
+        let mut p = Pending::default();
+        let a = claim(&mut p, 4096, 0, 1);
+        let b = claim(&mut p, 4128, 1, 1);
+        assert_eq!(
+            p.abandon(b),
+            Abandoned::GivenBack {
+                offset: 4128,
+                count: 1
+            }
+        );
+        let c = claim(&mut p, 4128, 1, 1);
+        assert_eq!(c, b);
+        p.complete(a);
+        p.complete(c);
+        assert_eq!(p.advance(|_| {}).map(|e| e.lsn), Some(1));
+    }
+
+    #[test]
+    fn an_abandoned_claim_in_the_middle_becomes_padding_and_later_claims_move_down() {
+        let mut p = Pending::default();
+        let a = claim(&mut p, 4096, 0, 1);
+        let r = claim(&mut p, 4128, 1, 1);
+        let b = claim(&mut p, 4160, 2, 3);
+        let c = claim(&mut p, 4256, 5, 1);
+        p.complete(b);
+        match p.abandon(r) {
+            Abandoned::Padding { lsn, reseal } => {
+                assert_eq!(lsn, 1);
+                assert_eq!(
+                    reseal.iter().map(|e| (e.id, e.lsn)).collect::<Vec<_>>(),
+                    vec![(b, 1)]
+                );
+            }
+            other => panic!("expected padding, got {other:?}"),
+        }
+        assert_eq!(p.complete(c), 4, "c learns its new LSN when it completes");
+        p.complete(a);
+        let mut seen = Vec::new();
+        let last = p
+            .advance(|e| seen.push((e.lsn, e.count)))
+            .expect("all publish");
+        assert_eq!(seen, vec![(0, 1), (1, 0), (1, 3), (4, 1)]);
+        assert_eq!(last.lsn + last.count, 5, "dense: five records, LSNs 0..5");
+    }
+
+    #[test]
+    fn held_by_sees_only_uncompleted_reservations_of_that_thread() {
+        let mut p = Pending::default();
+        let me = std::thread::current().id();
+        let r = p.claim(4096, 4128, 0, 1, 8, Some(me));
+        assert!(p.held_by(me));
+        let other = std::thread::spawn(|| std::thread::current().id())
+            .join()
+            .expect("thread");
+        assert!(!p.held_by(other));
+        p.complete(r);
+        assert!(!p.held_by(me));
+    }
+}
