@@ -15,7 +15,7 @@ use crate::format::{self, IndexPoint, RecordFields};
 use crate::log::{lock, Inner, Log, Writer};
 use crate::options::SyncPolicy;
 use crate::segment::Claim;
-use crate::sequencer::Abandoned;
+use crate::sequencer::{Abandoned, Entry};
 use crate::Lsn;
 
 impl Log {
@@ -37,7 +37,7 @@ impl Log {
         let mut claim = inner.claim(footprint, 1, payload.len() as u64, None)?;
         let lsn = claim.lsn;
         write_record(&mut claim, 0, lsn, payload, 0);
-        let lsn = inner.complete(claim);
+        let lsn = inner.complete(claim)?;
         self.after_append(lsn)?;
         Ok(lsn)
     }
@@ -86,7 +86,7 @@ impl Log {
             at += write_record(&mut claim, at, lsn, p, left);
         }
         // One claim, so one publication: readers see all of the batch or none of it.
-        let start = inner.complete(claim);
+        let start = inner.complete(claim)?;
         let range = start..start + count;
         self.after_append(range.end - 1)?;
         Ok(range)
@@ -96,11 +96,12 @@ impl Log {
     /// write the payload in place. `commit` makes it a record; dropping it leaves no
     /// record and takes no LSN.
     ///
-    /// Other threads keep appending while a reservation is held, but their records become
-    /// visible only after it is committed or dropped (records are published in order),
-    /// and a segment rotation waits for it. On the thread that holds it, a call that would
-    /// wait for it (an append that needs a new segment, a sync of a later record,
-    /// `truncate_back`) returns `Error::Deadlock` instead.
+    /// Other threads keep appending while a reservation is held: they copy and checksum
+    /// their records in parallel, but their appends return (and their records become
+    /// visible) only once it is committed or dropped, because dropping it moves their LSNs
+    /// down by one; a segment rotation waits for it too. On the thread that holds it, a
+    /// call that would wait for it (an append, a sync of a later record, `truncate_back`,
+    /// committing a later reservation first) returns `Error::Deadlock` instead.
     ///
     /// # Errors
     /// As `append`.
@@ -197,6 +198,12 @@ impl Inner {
         owner: Option<ThreadId>,
     ) -> Result<Claim<'_>> {
         let w = self.lock_writer()?;
+        if owner.is_none() && w.pending.held_by(std::thread::current().id(), None) {
+            // It could only complete after the reservation, which this thread holds.
+            return Err(Error::Deadlock(
+                "an append on a thread that holds a reservation",
+            ));
+        }
         let mut w = self.make_room(w, footprint, count)?;
         Ok(w.claim(self, footprint, count, bytes, owner))
     }
@@ -239,25 +246,41 @@ impl Inner {
         }
     }
 
-    /// Completes a claim whose records are written and sealed; publishes every claim that
-    /// is now complete in order. Returns the claim's first LSN (it moves down if an
-    /// earlier reservation was abandoned meanwhile).
-    fn complete(&self, mut claim: Claim<'_>) -> Lsn {
+    /// Completes a claim whose records are written and sealed, and publishes every claim
+    /// that is now complete, in order. Returns the claim's first LSN. Behind an
+    /// outstanding reservation it first waits for it: dropping it would move this claim's
+    /// LSN down (then its records are resealed here), so the LSN is not final before.
+    fn complete(&self, mut claim: Claim<'_>) -> Result<Lsn> {
         let writer = self
             .writer
             .as_ref()
             .expect("a claim comes from a writable log");
         let mut w = lock(writer);
+        while w.pending.reservation_before(claim.id) {
+            if w.pending
+                .held_by(std::thread::current().id(), Some(claim.id))
+            {
+                drop(w);
+                self.abandon(claim);
+                return Err(Error::Deadlock(
+                    "committing a reservation made after another one it still holds",
+                ));
+            }
+            w.waiters += 1;
+            w = self.published.wait(w).unwrap_or_else(|p| p.into_inner());
+            w.waiters -= 1;
+        }
         let lsn = w.pending.get(claim.id).lsn;
         if lsn != claim.lsn {
             // Rare: a reservation claimed before this one was dropped.
             let seed = claim.seed;
             format::renumber_records(claim.bytes_mut(), lsn, seed);
         }
-        w.pending.complete(claim.id);
+        let id = claim.id;
         claim.release();
+        w.pending.complete(id);
         self.publish_ready(&mut w);
-        lsn
+        Ok(lsn)
     }
 
     /// Gives up a claim that will not be committed (a dropped reservation): its range is
@@ -272,24 +295,14 @@ impl Inner {
         let mut w = lock(writer);
         match w.pending.abandon(claim.id) {
             Abandoned::GivenBack { offset, count } => {
+                claim.release();
                 w.offset = offset;
                 w.next_lsn -= count;
-                claim.release();
             }
-            Abandoned::Padding { lsn, reseal } => {
-                let fields = RecordFields {
-                    lsn,
-                    epoch: claim.epoch,
-                    batch_left: 0,
-                    kind: format::KIND_PADDING,
-                };
-                format::seal_record(&fields, claim.seed, claim.bytes_mut());
+            Abandoned::Padding { count, .. } => {
+                // Its header is written when it is published: its LSN may still move.
                 claim.release();
-                let seed = w.active.seed();
-                for entry in &reseal {
-                    format::renumber_records(w.completed_window(entry), entry.lsn, seed);
-                }
-                w.next_lsn -= 1;
+                w.next_lsn -= count;
             }
         }
         self.publish_ready(&mut w);
@@ -299,9 +312,13 @@ impl Inner {
     /// for that.
     fn publish_ready(&self, w: &mut Writer) {
         let (mut count, mut bytes) = (0u64, 0u64);
-        let active = &w.active;
+        let (active, epoch) = (&w.active, w.epoch);
         let last = w.pending.advance(|e| {
-            if e.count > 0 {
+            if e.count == 0 {
+                // An abandoned reservation (zeroed by its thread): padding, which readers
+                // skip, carrying the LSN of the next record.
+                active.write(e.offset, &padding(e, epoch, active.seed()));
+            } else {
                 active.note_record(IndexPoint {
                     lsn: e.lsn,
                     offset: e.offset,
@@ -327,6 +344,20 @@ impl Inner {
             self.published.notify_all();
         }
     }
+}
+
+/// The padding record filling the range of entry `e`.
+fn padding(e: &Entry, epoch: u32, seed: u32) -> Vec<u8> {
+    let len = usize::try_from(e.end - e.offset).expect("segment offsets fit in usize");
+    let mut bytes = vec![0u8; len];
+    let fields = RecordFields {
+        lsn: e.lsn,
+        epoch,
+        batch_left: 0,
+        kind: format::KIND_PADDING,
+    };
+    format::seal_record(&fields, seed, &mut bytes);
+    bytes
 }
 
 /// Room for one record inside the mapping, written in place. Derefs to the payload
@@ -372,7 +403,7 @@ impl<'a> Reservation<'a> {
             .claim
             .take()
             .expect("a live reservation holds its claim");
-        let lsn = self.log.inner.complete(claim);
+        let lsn = self.log.inner.complete(claim)?;
         self.log.after_append(lsn)?;
         Ok(lsn)
     }

@@ -995,6 +995,40 @@ mod tests {
     }
 
     #[test]
+    fn renumber_records_reseals_a_run_of_records_with_new_lsns() {
+        let m = meta();
+        let seed = m.seed();
+        // Records written at LSNs base+1.. as if behind a reservation, then moved down.
+        let (mut img, offsets) = image(&[b"ab", b"", b"a longer payload"], 7);
+        let start = RECORDS_START as usize;
+        let end = *offsets.last().unwrap() as usize + RECORD_HEADER_LEN + 16;
+        for (i, &o) in offsets.iter().enumerate() {
+            let rec = &mut img[o as usize..];
+            rec[8..16].copy_from_slice(&(m.base_lsn + 10 + i as u64).to_le_bytes());
+        }
+        let next = renumber_records(&mut img[start..end], m.base_lsn, seed);
+        assert_eq!(next, m.base_lsn + 3);
+        let mut lsn = m.base_lsn;
+        for &o in &offsets {
+            let rec = decode_record(&img, o, records_end(SEG), seed, lsn).expect("valid");
+            assert_eq!(rec.lsn, lsn);
+            lsn += 1;
+        }
+        // Padding carries the next LSN and takes none.
+        let mut pad = vec![0u8; 64];
+        let fields = RecordFields {
+            kind: KIND_PADDING,
+            ..data(99)
+        };
+        seal_record(&fields, seed, &mut pad);
+        assert_eq!(renumber_records(&mut pad, 5, seed), 5);
+        let mut seg = vec![0u8; RECORDS_START as usize];
+        seg.extend_from_slice(&pad);
+        let rec = decode_record(&seg, RECORDS_START, seg.len() as u64, seed, 5).expect("padding");
+        assert_eq!((rec.kind, rec.lsn), (KIND_PADDING, 5));
+    }
+
+    #[test]
     fn seal_record_matches_encode_record_header() {
         let payload = b"in place payload";
         let fields = RecordFields {

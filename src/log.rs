@@ -770,7 +770,7 @@ impl Inner {
         mut w: MutexGuard<'a, Writer>,
         what: &'static str,
     ) -> Result<MutexGuard<'a, Writer>> {
-        if w.pending.held_by(std::thread::current().id()) {
+        if w.pending.held_by(std::thread::current().id(), None) {
             return Err(Error::Deadlock(what));
         }
         w.waiters += 1;

@@ -233,9 +233,9 @@ impl Claim<'_> {
         // SAFETY: (1) `ptr..ptr+len` lies inside the record area of the active segment's
         // mapping (asserted by `Writer::claim`), which stays mapped while the claim lives
         // (see `_log`); (2) the writer hands out each range once: claims are disjoint and
-        // lie at or beyond `committed_end`, so no reader holds a slice of them and no
-        // other window covers them (`Writer::completed_window` only covers completed
-        // claims, whose `Claim` is gone); (3) the slice borrows the claim mutably.
+        // lie at or beyond `committed_end`, so no reader holds a slice of them, and the
+        // writer touches a claimed range only after its `Claim` is released (consumed);
+        // (3) the slice borrows the claim mutably.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
@@ -274,35 +274,6 @@ impl crate::log::Writer {
             epoch: self.epoch,
             seed: self.active.seed(),
             _log: PhantomData,
-        }
-    }
-
-    /// The bytes of a completed claim that is not yet published, to reseal them after an
-    /// earlier claim was abandoned.
-    ///
-    /// # Panics
-    /// If the entry is not complete or not in the unpublished part of the active segment.
-    pub(crate) fn completed_window(&mut self, entry: &crate::sequencer::Entry) -> &mut [u8] {
-        assert!(
-            entry.done,
-            "only a completed claim is resealed by the writer"
-        );
-        assert!(
-            entry.offset >= self.active.committed_end.load(Ordering::Acquire)
-                && entry.end <= self.offset
-                && entry.offset <= entry.end,
-            "entry {}..{} outside the pending range",
-            entry.offset,
-            entry.end
-        );
-        let start = usize::try_from(entry.offset).expect("segment offsets fit in usize");
-        let len = usize::try_from(entry.end - entry.offset).expect("segment offsets fit in usize");
-        // SAFETY: (1) the range lies inside the record area (claims are checked when made)
-        // and at or beyond `committed_end`, so no reader holds a slice of it; (2) the claim
-        // is complete, so its `Claim` (the only other window) is gone; (3) the slice
-        // borrows the writer, reachable only through its lock, mutably.
-        unsafe {
-            std::slice::from_raw_parts_mut(self.active.map.as_mut_ptr().wrapping_add(start), len)
         }
     }
 }

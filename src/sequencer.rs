@@ -9,10 +9,11 @@
 //! A reservation that is dropped (or whose thread panics) instead of committed is
 //! *abandoned*: if nothing was claimed after it, its range is simply given back; otherwise
 //! it becomes a padding record (no LSN, skipped by readers), and every claim after it
-//! moves down one LSN, so LSNs stay dense. Claims already sealed with their old LSN are
-//! resealed by the caller under the lock; claims still being written find out when they
-//! complete (`complete` returns the LSN they must carry). Dropping a reservation is rare;
-//! the common path never reseals.
+//! moves down one LSN, so LSNs stay dense. So the LSN of a claim is final only once no
+//! reservation before it is outstanding: a claim behind one is written in parallel, but
+//! completes (and its append returns its LSN) only after the reservation is resolved,
+//! resealing its records first if their LSN moved. Dropping a reservation is rare; the
+//! common path never reseals.
 //!
 //! This module is bookkeeping only: no I/O, no unsafe, no locks of its own (the writer
 //! lock protects it). The `loom` model in `tests` checks the protocol built on it.
@@ -49,9 +50,10 @@ pub(crate) enum Abandoned {
     /// It was the last claim: its range and LSNs are free again. The tail goes back to
     /// `offset`, the next LSN down by `count`.
     GivenBack { offset: u64, count: u64 },
-    /// Later claims exist: the range must hold a padding record carrying `lsn`; the
-    /// completed claims in `reseal` moved down and must be resealed with their new LSN.
-    Padding { lsn: Lsn, reseal: Vec<Entry> },
+    /// Later claims exist: the range becomes a padding record (written when it is
+    /// published, with its final LSN); every later claim moved down `count` LSNs (their
+    /// owners reseal when they complete).
+    Padding { lsn: Lsn, count: u64 },
 }
 
 /// The claims not yet published, oldest first.
@@ -59,6 +61,8 @@ pub(crate) enum Abandoned {
 pub(crate) struct Pending {
     entries: VecDeque<Entry>,
     next_id: u64,
+    /// Reservations neither committed nor abandoned.
+    reservations: usize,
 }
 
 impl Pending {
@@ -67,7 +71,7 @@ impl Pending {
     }
 
     /// Records a new claim of `offset..end` holding `count` records from `lsn`; returns
-    /// its id.
+    /// its id. `owner` is set for a reservation.
     pub(crate) fn claim(
         &mut self,
         offset: u64,
@@ -80,6 +84,9 @@ impl Pending {
         debug_assert!(self.entries.back().is_none_or(|e| e.end <= offset));
         let id = self.next_id;
         self.next_id += 1;
+        if owner.is_some() {
+            self.reservations += 1;
+        }
         self.entries.push_back(Entry {
             id,
             offset,
@@ -102,6 +109,13 @@ impl Pending {
         i
     }
 
+    fn entry_mut(&mut self, id: u64) -> &mut Entry {
+        let i = self.position(id);
+        self.entries
+            .get_mut(i)
+            .expect("a pending claim is in the queue")
+    }
+
     /// The claim `id` (not yet published).
     pub(crate) fn get(&self, id: u64) -> &Entry {
         self.entries
@@ -109,21 +123,27 @@ impl Pending {
             .expect("a pending claim is in the queue")
     }
 
-    /// Marks claim `id` complete; returns its (possibly moved) first LSN.
+    /// Marks claim `id` complete; returns its first LSN, final now (the caller has waited
+    /// until `reservation_before(id)` is false).
     pub(crate) fn complete(&mut self, id: u64) -> Lsn {
-        let i = self.position(id);
-        let e = self
-            .entries
-            .get_mut(i)
-            .expect("a pending claim is in the queue");
+        let e = self.entry_mut(id);
         debug_assert!(!e.done, "a claim completes once");
         e.done = true;
-        e.lsn
+        let (lsn, reservation) = (e.lsn, e.owner.take().is_some());
+        if reservation {
+            self.reservations -= 1;
+        }
+        lsn
     }
 
     /// Abandons claim `id` (a reservation that will not be committed).
     pub(crate) fn abandon(&mut self, id: u64) -> Abandoned {
         let i = self.position(id);
+        let e = self.entry_mut(id);
+        debug_assert!(!e.done, "a completed claim cannot be abandoned");
+        if e.owner.take().is_some() {
+            self.reservations -= 1;
+        }
         if i + 1 == self.entries.len() {
             let e = self.entries.pop_back().expect("the claim is the last one");
             self.next_id = e.id;
@@ -132,24 +152,21 @@ impl Pending {
                 count: e.count,
             };
         }
-        let e = self
-            .entries
-            .get_mut(i)
-            .expect("a pending claim is in the queue");
-        let lost = e.count;
-        let lsn = e.lsn;
+        let e = self.entry_mut(id);
+        let (lsn, count) = (e.lsn, e.count);
         e.count = 0;
         e.bytes = 0;
         e.done = true;
-        e.owner = None;
-        let mut reseal = Vec::new();
         for later in self.entries.range_mut(i + 1..) {
-            later.lsn -= lost;
-            if later.done {
-                reseal.push(*later);
-            }
+            // Only padding is complete behind a reservation (a claim waits for it); padding
+            // gets its header when it is published, so it moves down too.
+            debug_assert!(
+                !later.done || later.count == 0,
+                "a claim behind a reservation waits for it"
+            );
+            later.lsn -= count;
         }
-        Abandoned::Padding { lsn, reseal }
+        Abandoned::Padding { lsn, count }
     }
 
     /// Removes the complete claims at the front, oldest first, calling `f` for each.
@@ -174,9 +191,25 @@ impl Pending {
             .map(|e| e.lsn + e.count)
     }
 
-    /// Whether thread `me` holds a claim that has not completed.
-    pub(crate) fn held_by(&self, me: ThreadId) -> bool {
-        self.entries.iter().any(|e| !e.done && e.owner == Some(me))
+    /// Whether an outstanding reservation lies before claim `id`: its LSN is not final.
+    pub(crate) fn reservation_before(&self, id: u64) -> bool {
+        self.reservations > 0
+            && self
+                .entries
+                .iter()
+                .take_while(|e| e.id != id)
+                .any(|e| e.owner.is_some())
+    }
+
+    /// Whether thread `me` holds an outstanding reservation before claim `id` (or at all,
+    /// for `None`). Cheap when no reservation is outstanding.
+    pub(crate) fn held_by(&self, me: ThreadId, before: Option<u64>) -> bool {
+        self.reservations > 0
+            && self
+                .entries
+                .iter()
+                .take_while(|e| Some(e.id) != before)
+                .any(|e| e.owner == Some(me))
     }
 }
 
@@ -188,6 +221,10 @@ mod tests {
         p.claim(offset, offset + 32 * count, lsn, count, 8 * count, None)
     }
 
+    fn me() -> ThreadId {
+        std::thread::current().id()
+    }
+
     #[test]
     fn publishes_in_claim_order_only_when_complete() {
         let mut p = Pending::default();
@@ -195,19 +232,21 @@ mod tests {
         let b = claim(&mut p, 4128, 1, 2);
         assert_eq!(p.complete(b), 1);
         assert_eq!(p.advance(|_| {}), None, "b waits for a");
+        assert_eq!(p.completed_next(), Some(3));
         assert_eq!(p.complete(a), 0);
         let mut seen = Vec::new();
         let last = p.advance(|e| seen.push(e.id)).expect("both publish");
         assert_eq!(seen, vec![a, b]);
         assert_eq!((last.end, last.lsn + last.count), (4192, 3));
         assert!(p.is_empty());
+        assert_eq!(p.completed_next(), None);
     }
 
     #[test]
     fn the_last_claim_abandoned_is_given_back_and_its_id_reused() {
         let mut p = Pending::default();
         let a = claim(&mut p, 4096, 0, 1);
-        let b = claim(&mut p, 4128, 1, 1);
+        let b = p.claim(4128, 4160, 1, 1, 8, Some(me()));
         assert_eq!(
             p.abandon(b),
             Abandoned::GivenBack {
@@ -215,6 +254,7 @@ mod tests {
                 count: 1
             }
         );
+        assert!(!p.held_by(me(), None));
         let c = claim(&mut p, 4128, 1, 1);
         assert_eq!(c, b);
         p.complete(a);
@@ -226,21 +266,15 @@ mod tests {
     fn an_abandoned_claim_in_the_middle_becomes_padding_and_later_claims_move_down() {
         let mut p = Pending::default();
         let a = claim(&mut p, 4096, 0, 1);
-        let r = claim(&mut p, 4128, 1, 1);
+        let r = p.claim(4128, 4160, 1, 1, 8, Some(me()));
         let b = claim(&mut p, 4160, 2, 3);
         let c = claim(&mut p, 4256, 5, 1);
-        p.complete(b);
-        match p.abandon(r) {
-            Abandoned::Padding { lsn, reseal } => {
-                assert_eq!(lsn, 1);
-                assert_eq!(
-                    reseal.iter().map(|e| (e.id, e.lsn)).collect::<Vec<_>>(),
-                    vec![(b, 1)]
-                );
-            }
-            other => panic!("expected padding, got {other:?}"),
-        }
-        assert_eq!(p.complete(c), 4, "c learns its new LSN when it completes");
+        assert!(!p.reservation_before(a) && !p.reservation_before(r));
+        assert!(p.reservation_before(b) && p.reservation_before(c));
+        assert_eq!(p.abandon(r), Abandoned::Padding { lsn: 1, count: 1 });
+        assert!(!p.reservation_before(c));
+        assert_eq!(p.complete(b), 1, "b learns its new LSN when it completes");
+        assert_eq!(p.complete(c), 4);
         p.complete(a);
         let mut seen = Vec::new();
         let last = p
@@ -251,16 +285,18 @@ mod tests {
     }
 
     #[test]
-    fn held_by_sees_only_uncompleted_reservations_of_that_thread() {
+    fn held_by_sees_only_outstanding_reservations_of_that_thread() {
         let mut p = Pending::default();
-        let me = std::thread::current().id();
-        let r = p.claim(4096, 4128, 0, 1, 8, Some(me));
-        assert!(p.held_by(me));
+        let r = p.claim(4096, 4128, 0, 1, 8, Some(me()));
+        assert!(p.held_by(me(), None));
         let other = std::thread::spawn(|| std::thread::current().id())
             .join()
             .expect("thread");
-        assert!(!p.held_by(other));
+        assert!(!p.held_by(other, None));
+        let later = claim(&mut p, 4128, 1, 1);
+        assert!(p.held_by(me(), Some(later)) && !p.held_by(me(), Some(r)));
         p.complete(r);
-        assert!(!p.held_by(me));
+        assert!(!p.held_by(me(), None) && !p.held_by(me(), Some(later)));
+        assert!(!p.reservation_before(later));
     }
 }

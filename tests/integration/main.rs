@@ -2,6 +2,7 @@
 mod api;
 #[cfg(feature = "cli")]
 mod cli;
+mod concurrency;
 #[cfg(feature = "cli")]
 mod crash;
 mod disk_full;

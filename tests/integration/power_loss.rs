@@ -190,10 +190,10 @@ impl Model {
 // Directory images
 
 /// File name to content.
-type Files = BTreeMap<String, Vec<u8>>;
+pub(crate) type Files = BTreeMap<String, Vec<u8>>;
 
 /// Reads every file of `dir`: right after a sync, this is what the disk holds.
-fn snapshot(dir: &Path) -> Files {
+pub(crate) fn snapshot(dir: &Path) -> Files {
     let mut files = Files::new();
     for entry in std::fs::read_dir(dir).expect("list the log directory") {
         let entry = entry.expect("a directory entry");
@@ -266,7 +266,7 @@ fn mix_file(old: &[u8], new: &[u8], style: Style, rng: &mut Rng, skip_first_page
 /// A crash image between the `synced` and the `new` state of a directory. Each file has
 /// its own random stream, so whether the engine's background thread had created
 /// `spare.tmp` yet does not change the choices for the segments.
-fn crash_image(synced: &Files, new: &Files, seed: u64) -> Files {
+pub(crate) fn crash_image(synced: &Files, new: &Files, seed: u64) -> Files {
     let style = Style::pick(&mut Rng::new(seed));
     let mut image = Files::new();
     for (name, new_bytes) in new {
@@ -311,7 +311,7 @@ fn segment_bases(dir: &Path) -> Vec<u64> {
     bases
 }
 
-fn write_image(dir: &Path, image: &Files) {
+pub(crate) fn write_image(dir: &Path, image: &Files) {
     std::fs::create_dir(dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     for (name, bytes) in image {
         let path = dir.join(name);
@@ -319,12 +319,12 @@ fn write_image(dir: &Path, image: &Files) {
     }
 }
 
-fn remove_dir(dir: &Path) {
+pub(crate) fn remove_dir(dir: &Path) {
     std::fs::remove_dir_all(dir).unwrap_or_else(|e| panic!("remove {}: {e}", dir.display()));
 }
 
 /// Where the logs and crash images live: tmpfs when there is one, for speed.
-fn scratch_root() -> tempfile::TempDir {
+pub(crate) fn scratch_root() -> tempfile::TempDir {
     let shm = Path::new("/dev/shm");
     let base = if shm.is_dir() {
         shm.to_path_buf()
