@@ -1008,11 +1008,9 @@ mod tests {
         }
         let next = renumber_records(&mut img[start..end], m.base_lsn, seed);
         assert_eq!(next, m.base_lsn + 3);
-        let mut lsn = m.base_lsn;
-        for &o in &offsets {
+        for (lsn, &o) in (m.base_lsn..).zip(&offsets) {
             let rec = decode_record(&img, o, records_end(SEG), seed, lsn).expect("valid");
             assert_eq!(rec.lsn, lsn);
-            lsn += 1;
         }
         // Padding carries the next LSN and takes none.
         let mut pad = vec![0u8; 64];
