@@ -300,3 +300,229 @@ mod tests {
         assert!(!p.reservation_before(later));
     }
 }
+
+/// A `loom` model of the append protocol built on `Pending`, as `append.rs` runs it: claim
+/// under the lock, write outside it, complete under it (waiting behind an outstanding
+/// reservation, rewriting the LSN if it moved), publish in order with a release store,
+/// padding for an abandoned reservation written at publication; a reader loads the
+/// published end with acquire and reads below it. Loom explores the interleavings and
+/// fails on a data race (a write to a slot a reader may be reading), a deadlock, or a
+/// broken check (LSNs not dense, a record returned with an LSN it does not keep).
+///
+/// `RUSTFLAGS="--cfg loom" cargo test --release --lib sequencer::loom`
+#[cfg(all(test, loom))]
+#[allow(unsafe_code)] // loom's `UnsafeCell` stands for the mapping; loom checks every access.
+mod loom_model {
+    use super::*;
+    use loom::cell::UnsafeCell;
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+    use loom::sync::{Arc, Condvar, Mutex};
+
+    /// A slot holds one record: (LSN, value); value 0 is padding.
+    struct Log {
+        state: Mutex<State>,
+        published: Condvar,
+        slots: Vec<UnsafeCell<(u64, u64)>>,
+        /// Slots published (release), for readers.
+        end: AtomicUsize,
+    }
+
+    struct State {
+        pending: Pending,
+        tail: usize,
+        next_lsn: u64,
+    }
+
+    struct Claim {
+        id: u64,
+        slot: usize,
+        lsn: u64,
+    }
+
+    impl Log {
+        fn new(slots: usize) -> Log {
+            Log {
+                state: Mutex::new(State {
+                    pending: Pending::default(),
+                    tail: 0,
+                    next_lsn: 0,
+                }),
+                published: Condvar::new(),
+                slots: (0..slots).map(|_| UnsafeCell::new((0, 0))).collect(),
+                end: AtomicUsize::new(0),
+            }
+        }
+
+        fn claim(&self, reservation: bool) -> Claim {
+            let mut s = self.state.lock().unwrap();
+            let slot = s.tail;
+            let lsn = s.next_lsn;
+            let owner = reservation.then(|| std::thread::current().id());
+            let id = s
+                .pending
+                .claim(slot as u64, slot as u64 + 1, lsn, 1, 8, owner);
+            s.tail += 1;
+            s.next_lsn += 1;
+            Claim { id, slot, lsn }
+        }
+
+        fn write(&self, claim: &Claim, value: u64) {
+            self.slots[claim.slot].with_mut(|p| {
+                // SAFETY: the claim is the only access to its slot (which loom verifies).
+                unsafe { *p = (claim.lsn, value) }
+            });
+        }
+
+        fn complete(&self, claim: Claim) -> u64 {
+            let mut s = self.state.lock().unwrap();
+            while s.pending.reservation_before(claim.id) {
+                s = self.published.wait(s).unwrap();
+            }
+            let lsn = s.pending.get(claim.id).lsn;
+            if lsn != claim.lsn {
+                self.slots[claim.slot].with_mut(|p| {
+                    // SAFETY: as in `write`: the owner still holds the claim.
+                    unsafe { (*p).0 = lsn }
+                });
+            }
+            s.pending.complete(claim.id);
+            self.publish(&mut s);
+            lsn
+        }
+
+        fn abandon(&self, claim: Claim) {
+            let mut s = self.state.lock().unwrap();
+            match s.pending.abandon(claim.id) {
+                Abandoned::GivenBack { offset, count } => {
+                    s.tail = offset as usize;
+                    s.next_lsn -= count;
+                }
+                Abandoned::Padding { count, .. } => s.next_lsn -= count,
+            }
+            self.publish(&mut s);
+        }
+
+        fn publish(&self, s: &mut State) {
+            let slots = &self.slots;
+            let last = s.pending.advance(|e| {
+                if e.count == 0 {
+                    slots[e.offset as usize].with_mut(|p| {
+                        // SAFETY: an abandoned claim's slot belongs to the writer under
+                        // the lock until published.
+                        unsafe { *p = (e.lsn, 0) }
+                    });
+                }
+            });
+            if let Some(last) = last {
+                self.end.store(last.end as usize, Ordering::Release);
+            }
+            self.published.notify_all();
+        }
+
+        /// Reads the published records; checks LSNs are dense; returns (LSN, value).
+        fn read(&self) -> Vec<(u64, u64)> {
+            let end = self.end.load(Ordering::Acquire);
+            let mut out = Vec::new();
+            let mut next = 0;
+            for slot in &self.slots[..end] {
+                // SAFETY: published slots are never written again.
+                let (lsn, value) = slot.with(|p| unsafe { *p });
+                assert_eq!(lsn, next, "dense LSNs");
+                if value != 0 {
+                    out.push((lsn, value));
+                    next += 1;
+                }
+            }
+            out
+        }
+    }
+
+    /// An append, a reservation that is dropped or committed, and a reader.
+    fn model(commit: bool) {
+        loom::model(move || {
+            let log = Arc::new(Log::new(3));
+            let appender = {
+                let log = Arc::clone(&log);
+                loom::thread::spawn(move || {
+                    let c = log.claim(false);
+                    log.write(&c, 11);
+                    (log.complete(c), 11)
+                })
+            };
+            let reserver = {
+                let log = Arc::clone(&log);
+                loom::thread::spawn(move || {
+                    let c = log.claim(true);
+                    log.write(&c, 22);
+                    if commit {
+                        Some((log.complete(c), 22))
+                    } else {
+                        log.abandon(c);
+                        None
+                    }
+                })
+            };
+            let seen = log.read();
+            let a = appender.join().unwrap();
+            let r = reserver.join().unwrap();
+            let all = log.read();
+            assert!(all.starts_with(&seen), "a reader's view only grows");
+            let mut expected: Vec<(u64, u64)> = std::iter::once(a).chain(r).collect();
+            expected.sort_unstable();
+            assert_eq!(
+                all, expected,
+                "each record once, at the LSN its call returned"
+            );
+        });
+    }
+
+    /// Two reservations (one dropped, one committed) and an append, with a reader.
+    #[test]
+    fn two_reservations_and_an_append() {
+        let mut builder = loom::model::Builder::new();
+        builder.preemption_bound = Some(3);
+        builder.check(|| {
+            let log = Arc::new(Log::new(3));
+            let spawn = |value: u64, reservation: bool, keep: bool| {
+                let log = Arc::clone(&log);
+                loom::thread::spawn(move || {
+                    let c = log.claim(reservation);
+                    log.write(&c, value);
+                    if keep {
+                        Some((log.complete(c), value))
+                    } else {
+                        log.abandon(c);
+                        None
+                    }
+                })
+            };
+            let threads = [
+                spawn(11, false, true),
+                spawn(22, true, false),
+                spawn(33, true, true),
+            ];
+            let seen = log.read();
+            let mut expected: Vec<(u64, u64)> = threads
+                .into_iter()
+                .filter_map(|t| t.join().unwrap())
+                .collect();
+            expected.sort_unstable();
+            let all = log.read();
+            assert!(all.starts_with(&seen), "a reader's view only grows");
+            assert_eq!(
+                all, expected,
+                "each record once, at the LSN its call returned"
+            );
+        });
+    }
+
+    #[test]
+    fn append_and_dropped_reservation() {
+        model(false);
+    }
+
+    #[test]
+    fn append_and_committed_reservation() {
+        model(true);
+    }
+}
