@@ -66,7 +66,7 @@
 //! |--------|------|-----------------|-------------------------------------------------------|
 //! | 2048   | 8    | `published_end` | offset after the last published record (0: unknown)  |
 //! | 2056   | 8    | `published_lsn` | LSN after the last published record                   |
-//! | 2064   | 8    | `reserved`      | zero                                                  |
+//! | 2064   | 8    | `durable_lsn`   | the writer's durable LSN (0: none yet), for followers |
 //! | 2072   | 4    | `sealed`        | 1 once the writer has sealed the segment              |
 //!
 //! The writer updates these with atomic stores through the shared mapping (no syscall);
@@ -149,6 +149,8 @@ pub const LIVE_LEN: u64 = 32;
 pub const LIVE_PUBLISHED_END: u64 = LIVE_OFFSET;
 /// See `LIVE_PUBLISHED_END`.
 pub const LIVE_PUBLISHED_LSN: u64 = LIVE_OFFSET + 8;
+/// Offset of the writer's durable LSN in the live area (informational, like the rest).
+pub const LIVE_DURABLE_LSN: u64 = LIVE_OFFSET + 16;
 /// See `LIVE_PUBLISHED_END`.
 pub const LIVE_SEALED: u64 = LIVE_OFFSET + 24;
 /// Length of `Trailer`.

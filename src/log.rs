@@ -315,6 +315,7 @@ impl Log {
             };
             // Readers in other processes learn this writer's state from here on.
             active.reset_live();
+            active.set_live_durable(next_lsn);
             let prefault = None;
             Some(Mutex::new(Writer {
                 offset: active.committed_end(),
@@ -872,6 +873,10 @@ impl Inner {
         w.slot_seq += 1;
         w.active
             .write_durable_slot(new_durable, w.slot_seq, w.epoch);
+        w.active.set_live_durable(new_durable);
+        drop(w);
+        // Durable-only tailers wait for this.
+        self.wake_tailers();
         Ok(())
     }
 
@@ -934,6 +939,7 @@ impl Inner {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push(Arc::clone(&segment));
+        segment.set_live_durable(durable);
         let old = std::mem::replace(&mut w.active, segment);
         old.seal();
         self.wake_tailers();
@@ -994,6 +1000,7 @@ impl Inner {
             self.first_lsn.store(lsn, Ordering::Release);
         }
         drop(segments);
+        segment.set_live_durable(durable);
         w.active = segment;
         w.offset = format::RECORDS_START;
         w.epoch = epoch;

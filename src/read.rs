@@ -56,6 +56,8 @@ pub struct Iter {
     failed: bool,
     /// `truncate_back` calls seen so far (see `Inner::truncations`).
     truncations_seen: u64,
+    /// Yield only records below the log's durable LSN.
+    durable_only: bool,
 }
 
 /// Where a record starts in its segment.
@@ -98,6 +100,28 @@ pub(crate) fn locate(segment: &Segment, lsn: Lsn) -> Result<Position> {
 }
 
 impl Iter {
+    /// Yields only records that are durable: it stops (returns `None` for now) at
+    /// `durable_lsn()`, and goes on when a sync moves it. For consumers that must never
+    /// act on a record a power loss could take back. On a read-only `Log` following a
+    /// writer in another process, the writer's durable LSN is read from the segment's
+    /// live area.
+    ///
+    /// # Examples
+    /// ```
+    /// let dir = tempfile::tempdir().expect("a temporary directory");
+    /// let log = mmlog::Log::open(dir.path(), mmlog::Options::default().segment_size(1 << 20))?;
+    /// log.append(b"not yet durable")?;
+    /// assert!(log.iter().durable_only().next().is_none());
+    /// log.sync()?;
+    /// assert_eq!(log.iter().durable_only().count(), 1);
+    /// # Ok::<(), mmlog::Error>(())
+    /// ```
+    #[must_use]
+    pub fn durable_only(mut self) -> Iter {
+        self.durable_only = true;
+        self
+    }
+
     /// An iterator from `lsn`, positioned now: the segment it starts in stays mapped for
     /// it even if `truncate_front` deletes it before the first `next`.
     pub(crate) fn new(log: Arc<Inner>, lsn: Lsn, pending_error: Option<Error>) -> Iter {
@@ -110,6 +134,7 @@ impl Iter {
             lsn,
             pending_error,
             failed: false,
+            durable_only: false,
         };
         if iter.pending_error.is_none() {
             if let Err(e) = iter.position() {
@@ -191,6 +216,9 @@ impl Iter {
             let window = segment.committed();
             let end = RECORDS_START + window.len() as u64;
             if self.offset < end {
+                if self.durable_only && self.lsn >= self.log.durable_lsn.load(Ordering::Acquire) {
+                    return Ok(None);
+                }
                 let rel = self.offset - RECORDS_START;
                 let rec = format::decode_record(
                     window,

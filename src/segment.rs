@@ -56,6 +56,7 @@ pub(crate) struct Segment {
 pub(crate) struct Live<'a> {
     pub(crate) published_end: &'a AtomicU64,
     pub(crate) published_lsn: &'a AtomicU64,
+    pub(crate) durable_lsn: &'a AtomicU64,
     pub(crate) sealed: &'a AtomicU32,
 }
 
@@ -405,6 +406,17 @@ impl Segment {
             .store(self.committed_end(), Ordering::Release);
     }
 
+    /// Tells followers (in any process) how far the writer's log is durable.
+    pub(crate) fn set_live_durable(&self, durable: Lsn) {
+        assert!(self.live_writer, "only the writer stores its durable LSN");
+        self.live().durable_lsn.store(durable, Ordering::Release);
+    }
+
+    /// The durable LSN the writer (possibly in another process) last stored here.
+    pub(crate) fn live_durable(&self) -> Lsn {
+        self.live().durable_lsn.load(Ordering::Acquire)
+    }
+
     /// What the writer (possibly in another process) has published: `(end, next_lsn,
     /// sealed)`. The end is clamped to the record area; 0 (never written) reads as empty.
     pub(crate) fn live_published(&self) -> (u64, Lsn, bool) {
@@ -442,6 +454,7 @@ impl Segment {
         Live {
             published_end: u64_at(format::LIVE_PUBLISHED_END),
             published_lsn: u64_at(format::LIVE_PUBLISHED_LSN),
+            durable_lsn: u64_at(format::LIVE_DURABLE_LSN),
             sealed: u32_at(format::LIVE_SEALED),
         }
     }

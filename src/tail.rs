@@ -53,6 +53,14 @@ impl Log {
 }
 
 impl Tailer {
+    /// Yields only records that are durable (see `Iter::durable_only`): a record arrives
+    /// once a sync has covered it.
+    #[must_use]
+    pub fn durable_only(mut self) -> Tailer {
+        self.iter = self.iter.durable_only();
+        self
+    }
+
     /// The next record, waiting up to `timeout` for it; `Ok(None)` if none came in time.
     ///
     /// # Errors
@@ -115,6 +123,11 @@ impl Inner {
         let mut progress = false;
         if let Some(newest) = self.newest_segment() {
             progress |= self.follow_segment(&newest)?;
+            // The writer's durable LSN, capped by what this reader has validated.
+            let durable = newest
+                .live_durable()
+                .min(self.next_lsn.load(Ordering::Acquire));
+            progress |= self.durable_lsn.fetch_max(durable, Ordering::AcqRel) < durable;
             if !newest.is_sealed() {
                 return Ok(progress);
             }

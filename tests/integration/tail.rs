@@ -85,3 +85,62 @@ fn read_only_log_follows_a_writer_across_rotation_truncation_and_restart() {
     assert_eq!(next(&mut tailer).payload(), b"new writer");
     assert_eq!(reader.next_lsn(), writer.next_lsn());
 }
+
+/// `durable_only()`: an iterator or tailer stops at `durable_lsn()` and goes on after a
+/// sync, in-process and in a read-only follower; a plain tailer does not wait for syncs.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn durable_only_readers_see_a_record_only_after_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Arc::new(open(dir.path()));
+    writer.append(b"zero").unwrap();
+    writer.sync().unwrap();
+    let reader = Log::open(dir.path(), small().read_only(true)).unwrap();
+    let mut local = writer.tail_from(0).durable_only();
+    let mut remote = reader.tail_from(0).durable_only();
+    let mut plain = writer.tail_from(0);
+    let short = Duration::from_millis(30);
+    for t in [&mut local, &mut remote, &mut plain] {
+        assert_eq!(t.next_timeout(short).unwrap().unwrap().payload(), b"zero");
+    }
+    writer.append(b"one").unwrap();
+    writer.append_batch(&[b"two", b"three"]).unwrap();
+    assert_eq!(plain.next_timeout(short).unwrap().unwrap().lsn(), 1);
+    assert!(
+        local.next_timeout(short).unwrap().is_none(),
+        "not durable yet"
+    );
+    assert!(
+        remote.next_timeout(short).unwrap().is_none(),
+        "not durable yet"
+    );
+    assert_eq!(writer.iter().durable_only().count(), 1);
+    assert_eq!(writer.iter().count(), 4);
+
+    // A sync from another thread wakes both durable-only tailers.
+    let syncer = {
+        let writer = Arc::clone(&writer);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            writer.sync().unwrap();
+        })
+    };
+    for t in [&mut local, &mut remote] {
+        let lsns: Vec<u64> = (0..3)
+            .map(|_| {
+                t.next_timeout(Duration::from_secs(10))
+                    .unwrap()
+                    .expect("durable after the sync")
+                    .lsn()
+            })
+            .collect();
+        assert_eq!(lsns, vec![1, 2, 3]);
+    }
+    syncer.join().unwrap();
+    assert_eq!(
+        reader.durable_lsn(),
+        4,
+        "the follower learns the writer's durable LSN"
+    );
+    assert_eq!(writer.iter().durable_only().count(), 4);
+}
