@@ -131,6 +131,23 @@ pub(crate) struct Counters {
     pub(crate) rotations: AtomicU64,
 }
 
+/// Group commit state (see `Inner::sync_until`).
+#[derive(Default)]
+struct Group {
+    /// A leader is syncing.
+    busy: bool,
+    /// Callers waiting for the leader.
+    waiting: usize,
+    /// Records the last sync covered.
+    last_batch: u64,
+}
+
+/// How many times a leader lets other threads run, at most, while they keep publishing
+/// records, before it syncs (only when other callers are syncing too).
+const GATHER_ROUNDS: usize = 32;
+/// Rounds in a row that publish nothing new end the gathering.
+const GATHER_IDLE: usize = 2;
+
 pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
     pub(crate) options: Options,
@@ -144,7 +161,7 @@ pub(crate) struct Inner {
     /// lock, never after.
     sync_lock: Mutex<()>,
     /// Group commit: whether a leader is syncing, and where the others wait for it.
-    group: (Mutex<bool>, Condvar),
+    group: (Mutex<Group>, Condvar),
     /// Signalled (with the writer lock) when claims are published, for threads waiting
     /// for a record to be published or for every claim to be.
     pub(crate) published: Condvar,
@@ -348,7 +365,7 @@ impl Log {
             first_lsn: AtomicU64::new(first_lsn),
             poisoned: AtomicBool::new(false),
             sync_lock: Mutex::new(()),
-            group: (Mutex::new(false), Condvar::new()),
+            group: (Mutex::new(Group::default()), Condvar::new()),
             published: Condvar::new(),
             counters: Counters::default(),
             report,
@@ -793,33 +810,64 @@ impl Inner {
         // The leader syncs what is published: a record still being written by an earlier
         // append would not be covered.
         self.wait_published(target)?;
-        let (leading, done) = &self.group;
-        let mut busy = lock(leading);
+        let (group, done) = &self.group;
+        let mut g = lock(group);
         loop {
             self.check_poisoned()?;
             if self.durable_lsn.load(Ordering::Acquire) >= target {
                 return Ok(());
             }
-            if *busy {
-                busy = done.wait(busy).unwrap_or_else(|p| p.into_inner());
+            if g.busy {
+                g.waiting += 1;
+                g = done.wait(g).unwrap_or_else(|p| p.into_inner());
+                g.waiting -= 1;
                 continue;
             }
-            *busy = true;
-            drop(busy);
+            g.busy = true;
+            let concurrent = g.waiting > 0 || g.last_batch > 1;
+            drop(g);
             let result = {
                 // Hands leadership back even if the sync panics.
-                struct Lead<'a>(&'a (Mutex<bool>, Condvar));
+                struct Lead<'a>(&'a (Mutex<Group>, Condvar));
                 impl Drop for Lead<'_> {
                     fn drop(&mut self) {
-                        *lock(&self.0 .0) = false;
+                        lock(&self.0 .0).busy = false;
                         self.0 .1.notify_all();
                     }
                 }
                 let _lead = Lead(&self.group);
-                self.sync_published()
+                if concurrent {
+                    self.gather();
+                }
+                let before = self.durable_lsn.load(Ordering::Acquire);
+                let result = self.sync_published();
+                let covered = self.durable_lsn.load(Ordering::Acquire) - before;
+                lock(group).last_batch = covered;
+                result
             };
             result?;
-            busy = lock(leading);
+            g = lock(group);
+        }
+    }
+
+    /// Before a shared sync: lets the threads that the last sync woke append their next
+    /// records, so this sync covers them too (on few cores they need the CPU to get
+    /// there). Stops as soon as a round publishes nothing new.
+    fn gather(&self) {
+        let mut seen = self.next_lsn.load(Ordering::Acquire);
+        let mut idle = 0;
+        for _ in 0..GATHER_ROUNDS {
+            std::thread::yield_now();
+            let now = self.next_lsn.load(Ordering::Acquire);
+            if now == seen {
+                idle += 1;
+                if idle == GATHER_IDLE {
+                    return;
+                }
+            } else {
+                idle = 0;
+            }
+            seen = now;
         }
     }
 

@@ -210,6 +210,11 @@ pub struct BenchArgs {
     /// of the durable workloads mean nothing.
     #[arg(long)]
     pub allow_tmpfs: bool,
+
+    /// Run only these workloads, by id, comma-separated (e.g. W3,W7); targets of the
+    /// others are reported as not measured.
+    #[arg(long, value_name = "IDS")]
+    pub only: Option<String>,
 }
 
 impl BenchArgs {

@@ -125,6 +125,22 @@ const WORKLOADS: &[Workload] = &[
         measure: w3_concurrent_durable,
     },
     Workload {
+        id: "W7",
+        note: "--records appends of --size bytes split over 1 and then 2 threads, no sync \
+               (mmlog: append on one shared Log; baseline: one Mutex<BufWriter<File>>, \
+               write under the lock, one flush at the end). records/s over the run.",
+        measure: w7_parallel_append,
+    },
+    Workload {
+        id: "W8",
+        note: "one thread appends (no durability) --size bytes per record, timing each \
+               append, alone and then beside a second thread that makes records durable one \
+               at a time as fast as it can (mmlog: append_durable; baseline: write + flush + \
+               sync_data under the same Mutex<BufWriter<File>>). Latency per append of the \
+               first thread.",
+        measure: w8_append_beside_syncs,
+    },
+    Workload {
         id: "W4",
         note: "open and read every record of a W1 log written and synced beforehand (page \
                cache warm), checking checksums and summing payload bytes (mmlog: read-only \
@@ -180,6 +196,10 @@ pub fn run(args: &BenchArgs) -> Result<(), CliError> {
 
     let mut rows = Vec::new();
     for workload in WORKLOADS {
+        if !bench.config.selected(workload.id) {
+            bench.skip(workload.id, "left out by --only".into());
+            continue;
+        }
         rows.extend((workload.measure)(&bench)?);
     }
     print_table(&mut out, &rows).map_err(stdout_error)?;
@@ -224,6 +244,8 @@ struct Config {
     repetitions_cheap: usize,
     /// `--quick`.
     quick: bool,
+    /// `--only`: the workload ids to run (empty: all).
+    only: Vec<String>,
 }
 
 impl Config {
@@ -268,7 +290,19 @@ impl Config {
                 REPETITIONS_CHEAP
             },
             quick,
+            only: args
+                .only
+                .iter()
+                .flat_map(|ids| ids.split(','))
+                .map(|id| id.trim().to_ascii_uppercase())
+                .filter(|id| !id.is_empty())
+                .collect(),
         })
+    }
+
+    /// Whether `--only` lets workload `id` run.
+    fn selected(&self, id: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|o| o.eq_ignore_ascii_case(id))
     }
 
     /// The options of every log the bench opens.
@@ -1254,6 +1288,272 @@ fn concurrent_baseline(bench: &Bench, threads: usize) -> Result<Sample, CliError
 }
 
 // ---------------------------------------------------------------------------------------
+// W7: non-durable appends from 1 and 2 threads
+// ---------------------------------------------------------------------------------------
+
+fn w7_label(threads: usize) -> String {
+    match threads {
+        1 => "W7 append, 1 thread".to_string(),
+        t => format!("W7 append, {t} threads"),
+    }
+}
+
+fn w7_parallel_append(bench: &Bench) -> Result<Vec<Row>, CliError> {
+    let mut rows = Vec::new();
+    for threads in [1, 2] {
+        let workload = w7_label(threads);
+        let contenders = vec![
+            Contender::new(
+                &workload,
+                "mmlog",
+                Kind::Mmlog,
+                Headline::Throughput,
+                bench.config.repetitions_cheap,
+                |_| parallel_mmlog(bench, threads),
+            ),
+            Contender::new(
+                &workload,
+                "baseline",
+                Kind::Baseline,
+                Headline::Throughput,
+                bench.config.repetitions_cheap,
+                |_| parallel_baseline(bench, threads),
+            ),
+        ];
+        rows.extend(interleave(contenders)?);
+    }
+    Ok(rows)
+}
+
+/// Runs `threads` threads that each call `append_one(i)` for their share of `0..count`
+/// (thread t takes i = t, t + threads, ...), starting together; returns the time from the
+/// start to the last thread's end.
+fn split_threads<E: Send>(
+    threads: usize,
+    count: u64,
+    append_one: impl Fn(u64) -> Result<(), E> + Sync,
+) -> Result<Duration, E> {
+    let barrier = Barrier::new(threads + 1);
+    let (elapsed, results) = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|thread| {
+                let (barrier, append_one) = (&barrier, &append_one);
+                scope.spawn(move || -> Result<(), E> {
+                    barrier.wait();
+                    let mut i = thread;
+                    while i < count {
+                        append_one(i)?;
+                        i += threads as u64;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        barrier.wait();
+        let start = Instant::now();
+        let results: Vec<Result<(), E>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect();
+        (start.elapsed(), results)
+    });
+    results.into_iter().collect::<Result<(), E>>()?;
+    Ok(elapsed)
+}
+
+fn parallel_mmlog(bench: &Bench, threads: usize) -> Result<Sample, CliError> {
+    let config = &bench.config;
+    let spec = &bench.small;
+    let dir = bench.scratch("w7 mmlog")?;
+    let log = Log::open(dir.path(), config.options()).map_err(log_error(|| {
+        format!("opening a log in {}", dir.path().display())
+    }))?;
+    let elapsed = split_threads(threads, spec.count, |i| {
+        log.append(spec.payloads.get(i)).map(drop)
+    })
+    .map_err(log_error(|| {
+        format!("appending to the log in {}", dir.path().display())
+    }))?;
+    expect_records("mmlog", dir.path(), log.next_lsn(), spec.count)?;
+    drop(log);
+    Ok(Sample {
+        elapsed,
+        records: spec.count,
+        bytes: spec.bytes(),
+        ..Sample::default()
+    })
+}
+
+fn parallel_baseline(bench: &Bench, threads: usize) -> Result<Sample, CliError> {
+    let spec = &bench.small;
+    let dir = bench.scratch("w7 baseline")?;
+    let path = dir.path().join(BASELINE_FILE);
+    let file = create_baseline_file(&path, dir.path())?;
+    let writer = Mutex::new(BufWriter::with_capacity(BUFFER_LEN, file));
+    let elapsed = split_threads(threads, spec.count, |i| {
+        let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
+        put_baseline(&mut *writer, spec.payloads.get(i))
+    })
+    .map_err(io_error("write", &path))?;
+    writer
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .flush()
+        .map_err(io_error("write", &path))?;
+    Ok(Sample {
+        elapsed,
+        records: spec.count,
+        bytes: spec.bytes(),
+        ..Sample::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// W8: append latency beside a thread that syncs
+// ---------------------------------------------------------------------------------------
+
+const W8_ALONE: &str = "W8 append alone";
+const W8_BESIDE: &str = "W8 append beside syncs";
+
+fn w8_append_beside_syncs(bench: &Bench) -> Result<Vec<Row>, CliError> {
+    let mut rows = Vec::new();
+    for (workload, syncer) in [(W8_ALONE, false), (W8_BESIDE, true)] {
+        let contenders = vec![
+            Contender::new(
+                workload,
+                "mmlog",
+                Kind::Mmlog,
+                Headline::Latency,
+                bench.config.repetitions,
+                |_| beside_mmlog(bench, syncer),
+            ),
+            Contender::new(
+                workload,
+                "baseline",
+                Kind::Baseline,
+                Headline::Latency,
+                bench.config.repetitions,
+                |_| beside_baseline(bench, syncer),
+            ),
+        ];
+        rows.extend(interleave(contenders)?);
+    }
+    Ok(rows)
+}
+
+/// Appends the W8 records on this thread, timing each, while `neighbour` runs on another
+/// thread (if given) until the appends are done. Returns the appends' span and latencies.
+fn beside<E: Send>(
+    count: u64,
+    mut append_one: impl FnMut(u64) -> Result<(), E>,
+    neighbour: Option<&(dyn Fn() -> Result<(), E> + Sync)>,
+) -> Result<(Duration, Vec<u64>), E> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let helper = neighbour.map(|f| {
+            let stop = &stop;
+            scope.spawn(move || -> Result<(), E> {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    f()?;
+                }
+                Ok(())
+            })
+        });
+        // Let the neighbour get going first.
+        std::thread::sleep(Duration::from_millis(if helper.is_some() { 5 } else { 0 }));
+        let mut ns = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+        let start = Instant::now();
+        let mut result = Ok(());
+        for i in 0..count {
+            let t = Instant::now();
+            if let Err(e) = append_one(i) {
+                result = Err(e);
+                break;
+            }
+            ns.push(nanos(t.elapsed()));
+        }
+        let elapsed = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(h) = helper {
+            h.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        }
+        result.map(|()| (elapsed, ns))
+    })
+}
+
+/// W8's records per run: enough appends to span many syncs.
+fn w8_count(bench: &Bench) -> u64 {
+    bench.config.count.min(200_000)
+}
+
+fn beside_mmlog(bench: &Bench, syncer: bool) -> Result<Sample, CliError> {
+    let config = &bench.config;
+    let spec = &bench.small;
+    let count = w8_count(bench);
+    let dir = bench.scratch("w8 mmlog")?;
+    let log = Log::open(dir.path(), config.options()).map_err(log_error(|| {
+        format!("opening a log in {}", dir.path().display())
+    }))?;
+    let durable = spec.payloads.get(0);
+    let neighbour = || log.append_durable(durable).map(drop);
+    let syncs = log.stats().syncs;
+    let (elapsed, ns) = beside(
+        count,
+        |i| log.append(spec.payloads.get(i)).map(drop),
+        syncer.then_some(&neighbour as &(dyn Fn() -> mmlog::Result<()> + Sync)),
+    )
+    .map_err(log_error(|| {
+        format!("appending to the log in {}", dir.path().display())
+    }))?;
+    let syncs = log.stats().syncs - syncs;
+    drop(log);
+    Ok(Sample {
+        elapsed,
+        records: count,
+        bytes: count * spec.size as u64,
+        latency: Percentiles::of(ns),
+        syncs: Some(syncs),
+        ..Sample::default()
+    })
+}
+
+fn beside_baseline(bench: &Bench, syncer: bool) -> Result<Sample, CliError> {
+    let spec = &bench.small;
+    let count = w8_count(bench);
+    let dir = bench.scratch("w8 baseline")?;
+    let path = dir.path().join(BASELINE_FILE);
+    let file = create_baseline_file(&path, dir.path())?;
+    let writer = Mutex::new(BufWriter::with_capacity(BUFFER_LEN, file));
+    let durable = spec.payloads.get(0);
+    let neighbour = || -> io::Result<()> {
+        let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+        put_baseline(&mut *w, durable)?;
+        w.flush()?;
+        w.get_ref().sync_data()
+    };
+    let (elapsed, ns) = beside(
+        count,
+        |i| {
+            let mut w = writer.lock().unwrap_or_else(|p| p.into_inner());
+            put_baseline(&mut *w, spec.payloads.get(i))
+        },
+        syncer.then_some(&neighbour as &(dyn Fn() -> io::Result<()> + Sync)),
+    )
+    .map_err(io_error("write and fdatasync", &path))?;
+    Ok(Sample {
+        elapsed,
+        records: count,
+        bytes: count * spec.size as u64,
+        latency: Percentiles::of(ns),
+        ..Sample::default()
+    })
+}
+
+// ---------------------------------------------------------------------------------------
 // W4: read every record
 // ---------------------------------------------------------------------------------------
 
@@ -2136,6 +2436,46 @@ fn targets(bench: &Bench, rows: &[Row]) -> Vec<Verdict> {
             None => unmeasured(bench, "W6", lookup, None),
         },
     );
+    let scaling = "records/s with 2 threads at least 1.0x mmlog's with 1 thread".to_string();
+    verdicts.push(
+        match find(rows, &w7_label(2), "mmlog")
+            .zip(find(rows, &w7_label(1), "mmlog"))
+            .and_then(|(two, one)| two.ratio_to(one))
+        {
+            Some(ratio) => Verdict {
+                id: "W7",
+                target: scaling,
+                met: Some(ratio >= 1.0),
+                measured: format!("{ratio:.2}x"),
+            },
+            None => unmeasured(bench, "W7", scaling, None),
+        },
+    );
+    let beside = "p99 of an append beside syncs below mmlog's W2 p50 (no sync in it)".to_string();
+    verdicts.push(
+        match find(rows, W8_BESIDE, "mmlog")
+            .and_then(|r| r.summary.latency)
+            .zip(find(rows, W2, "mmlog").and_then(|r| r.summary.latency))
+        {
+            Some((l, sync)) => Verdict {
+                id: "W8",
+                target: beside,
+                met: Some(l.p99 < sync.p50),
+                measured: format!(
+                    "p99 {} (p99.9 {}) against a sync's p50 {}",
+                    format_duration(l.p99),
+                    format_duration(l.p999),
+                    format_duration(sync.p50)
+                ),
+            },
+            None => unmeasured(
+                bench,
+                "W8",
+                beside,
+                (!bench.config.selected("W2")).then(|| "needs W2".to_string()),
+            ),
+        },
+    );
     verdicts
 }
 
@@ -2765,6 +3105,7 @@ tmpfs /dev/shm tmpfs rw 0 0
             repetitions: 1,
             repetitions_cheap: 2,
             quick: true,
+            only: Vec::new(),
         }
     }
 
