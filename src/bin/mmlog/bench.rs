@@ -3119,7 +3119,7 @@ tmpfs /dev/shm tmpfs rw 0 0
             rows.extend((workload.measure)(&bench).expect("the workload runs"));
         }
         let skipped = bench.skipped.borrow().clone();
-        let expected = if skipped.is_empty() { 27 } else { 19 };
+        let expected = if skipped.is_empty() { 35 } else { 27 };
         assert_eq!(rows.len(), expected, "rows; skipped: {skipped:?}");
         for row in &rows {
             assert!(row.summary.elapsed <= row.summary.elapsed_max, "{row:?}");
@@ -3127,8 +3127,15 @@ tmpfs /dev/shm tmpfs rw 0 0
         }
         let w3 = find(&rows, &w3_label(3), "mmlog").expect("W3 at 3 threads");
         assert!(w3.summary.syncs_per_record.is_some(), "{w3:?}");
+        for (workload, engine) in [(w7_label(2), "mmlog"), (W8_BESIDE.to_string(), "baseline")] {
+            assert!(
+                find(&rows, &workload, engine).is_some(),
+                "{workload} {engine}"
+            );
+        }
         let verdicts = targets(&bench, &rows);
-        assert_eq!(verdicts.len(), 12);
+        assert_eq!(verdicts.len(), 14);
+        assert!(verdicts.iter().all(|v| v.id != "W8" || v.met.is_some()));
         let mut text = Vec::new();
         print_table(&mut text, &rows).expect("printed");
         print_notes(&mut text, &bench).expect("printed");
