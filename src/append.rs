@@ -34,10 +34,28 @@ impl Log {
     pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
         let inner = &*self.inner;
         let footprint = inner.footprint(payload.len() as u64)?;
-        let mut claim = inner.claim(footprint, 1, payload.len() as u64, None)?;
-        let lsn = claim.lsn;
-        write_record(&mut claim, 0, lsn, payload, 0);
-        let lsn = inner.complete(claim)?;
+        let len = payload.len() as u64;
+        let w = inner.claim_lock(footprint, 1, None)?;
+        let lsn = if payload.len() <= INLINE_MAX && w.pending.is_empty() {
+            // No other append in flight and a small record: copying it under the lock
+            // costs less than taking the lock a second time to publish it.
+            let mut w = w;
+            let mut claim = w.claim(inner, footprint, 1, len, None);
+            let lsn = claim.lsn;
+            write_record(&mut claim, 0, lsn, payload, 0);
+            let id = claim.id;
+            claim.release();
+            w.pending.complete(id);
+            inner.publish_ready(&mut w);
+            lsn
+        } else {
+            let mut w = w;
+            let mut claim = w.claim(inner, footprint, 1, len, None);
+            drop(w);
+            let lsn = claim.lsn;
+            write_record(&mut claim, 0, lsn, payload, 0);
+            inner.complete(claim)?
+        };
         self.after_append(lsn)?;
         Ok(lsn)
     }
@@ -148,6 +166,10 @@ impl Log {
     }
 }
 
+/// Payloads up to this size are copied under the writer lock when no other append is in
+/// flight (see `Log::append`); larger ones, and all when appends overlap, outside it.
+const INLINE_MAX: usize = 512;
+
 /// Writes the record `lsn` with `payload` at `at` inside the claim and seals it. Returns
 /// its footprint.
 fn write_record(
@@ -197,15 +219,29 @@ impl Inner {
         bytes: u64,
         owner: Option<ThreadId>,
     ) -> Result<Claim<'_>> {
+        let mut w = self.claim_lock(footprint, count, owner)?;
+        Ok(w.claim(self, footprint, count, bytes, owner))
+    }
+
+    /// Locks the writer with room for `count` records of `footprint` bytes in the active
+    /// segment (rotating if needed), ready for `Writer::claim`.
+    fn claim_lock(
+        &self,
+        footprint: u64,
+        count: u64,
+        owner: Option<ThreadId>,
+    ) -> Result<MutexGuard<'_, Writer>> {
         let w = self.lock_writer()?;
-        if owner.is_none() && w.pending.held_by(std::thread::current().id(), None) {
+        if owner.is_none()
+            && w.pending.any_reservation()
+            && w.pending.held_by(std::thread::current().id(), None)
+        {
             // It could only complete after the reservation, which this thread holds.
             return Err(Error::Deadlock(
                 "an append on a thread that holds a reservation",
             ));
         }
-        let mut w = self.make_room(w, footprint, count)?;
-        Ok(w.claim(self, footprint, count, bytes, owner))
+        self.make_room(w, footprint, count)
     }
 
     /// Rotates to a new segment if `footprint` bytes do not fit in the active one; the

@@ -191,6 +191,11 @@ impl Pending {
             .map(|e| e.lsn + e.count)
     }
 
+    /// Whether any reservation is outstanding.
+    pub(crate) fn any_reservation(&self) -> bool {
+        self.reservations > 0
+    }
+
     /// Whether an outstanding reservation lies before claim `id`: its LSN is not final.
     pub(crate) fn reservation_before(&self, id: u64) -> bool {
         self.reservations > 0
