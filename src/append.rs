@@ -35,24 +35,21 @@ impl Log {
         let inner = &*self.inner;
         let footprint = inner.footprint(payload.len() as u64)?;
         let len = payload.len() as u64;
-        let w = inner.claim_lock(footprint, 1, None)?;
-        let lsn = if payload.len() <= INLINE_MAX && w.pending.is_empty() {
-            // No other append in flight and a small record: copying it under the lock
-            // costs less than taking the lock a second time to publish it.
-            let mut w = w;
-            let mut claim = w.claim(inner, footprint, 1, len, None);
-            let lsn = claim.lsn;
+        let mut w = inner.claim_lock(footprint, 1, None)?;
+        // No other append in flight and a small record: copying it under the lock costs
+        // less than taking the lock a second time to publish it.
+        let inline = payload.len() <= INLINE_MAX && w.pending.is_empty();
+        let mut claim = w.claim(inner, footprint, 1, len, None);
+        let lsn = claim.lsn;
+        let lsn = if inline {
             write_record(&mut claim, 0, lsn, payload, 0);
-            let id = claim.id;
-            claim.release();
-            w.pending.complete(id);
-            inner.publish_ready(&mut w);
+            // Nothing was pending, so no reservation lies before it.
+            let lsn = inner.finish(&mut w, claim);
+            // Unlocked before a sync (`SyncPolicy::Always`) takes the lock again.
+            drop(w);
             lsn
         } else {
-            let mut w = w;
-            let mut claim = w.claim(inner, footprint, 1, len, None);
             drop(w);
-            let lsn = claim.lsn;
             write_record(&mut claim, 0, lsn, payload, 0);
             inner.complete(claim)?
         };
@@ -232,10 +229,7 @@ impl Inner {
         owner: Option<ThreadId>,
     ) -> Result<MutexGuard<'_, Writer>> {
         let w = self.lock_writer()?;
-        if owner.is_none()
-            && w.pending.any_reservation()
-            && w.pending.held_by(std::thread::current().id(), None)
-        {
+        if owner.is_none() && w.pending.held_by_current(None) {
             // It could only complete after the reservation, which this thread holds.
             return Err(Error::Deadlock(
                 "an append on a thread that holds a reservation",
@@ -286,26 +280,33 @@ impl Inner {
     /// that is now complete, in order. Returns the claim's first LSN. Behind an
     /// outstanding reservation it first waits for it: dropping it would move this claim's
     /// LSN down (then its records are resealed here), so the LSN is not final before.
-    fn complete(&self, mut claim: Claim<'_>) -> Result<Lsn> {
-        let writer = self
-            .writer
-            .as_ref()
-            .expect("a claim comes from a writable log");
-        let mut w = lock(writer);
+    fn complete(&self, claim: Claim<'_>) -> Result<Lsn> {
+        let mut w = self.claimed_writer();
         while w.pending.reservation_before(claim.id) {
-            if w.pending
-                .held_by(std::thread::current().id(), Some(claim.id))
-            {
+            if w.pending.held_by_current(Some(claim.id)) {
                 drop(w);
                 self.abandon(claim);
                 return Err(Error::Deadlock(
                     "committing a reservation made after another one it still holds",
                 ));
             }
-            w.waiters += 1;
-            w = self.published.wait(w).unwrap_or_else(|p| p.into_inner());
-            w.waiters -= 1;
+            w = self.wait_publication(w);
         }
+        Ok(self.finish(&mut w, claim))
+    }
+
+    /// The writer lock, for a claim (which only a writable log hands out).
+    fn claimed_writer(&self) -> MutexGuard<'_, Writer> {
+        lock(
+            self.writer
+                .as_ref()
+                .expect("a claim comes from a writable log"),
+        )
+    }
+
+    /// Completes a claim with no outstanding reservation before it (its LSN is final),
+    /// resealing it first if that LSN moved, and publishes what is ready.
+    fn finish(&self, w: &mut Writer, mut claim: Claim<'_>) -> Lsn {
         let lsn = w.pending.get(claim.id).lsn;
         if lsn != claim.lsn {
             // Rare: a reservation claimed before this one was dropped.
@@ -315,8 +316,8 @@ impl Inner {
         let id = claim.id;
         claim.release();
         w.pending.complete(id);
-        self.publish_ready(&mut w);
-        Ok(lsn)
+        self.publish_ready(w);
+        lsn
     }
 
     /// Gives up a claim that will not be committed (a dropped reservation): its range is
@@ -324,11 +325,7 @@ impl Inner {
     fn abandon(&self, mut claim: Claim<'_>) {
         // Never leave a half-written payload in unused space.
         claim.bytes_mut().fill(0);
-        let writer = self
-            .writer
-            .as_ref()
-            .expect("a claim comes from a writable log");
-        let mut w = lock(writer);
+        let mut w = self.claimed_writer();
         match w.pending.abandon(claim.id) {
             Abandoned::GivenBack { offset, count } => {
                 claim.release();

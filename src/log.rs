@@ -783,18 +783,28 @@ impl Inner {
         Ok(())
     }
 
+    /// One wait for a publication, unless this thread holds a reservation (`what` names
+    /// the caller in the error).
     fn wait_published_once<'a>(
         &'a self,
-        mut w: MutexGuard<'a, Writer>,
+        w: MutexGuard<'a, Writer>,
         what: &'static str,
     ) -> Result<MutexGuard<'a, Writer>> {
-        if w.pending.held_by(std::thread::current().id(), None) {
+        if w.pending.held_by_current(None) {
             return Err(Error::Deadlock(what));
         }
+        Ok(self.wait_publication(w))
+    }
+
+    /// Waits (releasing the writer lock) until claims are published or given back.
+    pub(crate) fn wait_publication<'a>(
+        &'a self,
+        mut w: MutexGuard<'a, Writer>,
+    ) -> MutexGuard<'a, Writer> {
         w.waiters += 1;
         let mut w = self.published.wait(w).unwrap_or_else(|p| p.into_inner());
         w.waiters -= 1;
-        Ok(w)
+        w
     }
 
     /// Makes every record below `target` durable, sharing the sync with concurrent callers
@@ -852,7 +862,7 @@ impl Inner {
 
     /// Before a shared sync: lets the threads that the last sync woke append their next
     /// records, so this sync covers them too (on few cores they need the CPU to get
-    /// there). Stops as soon as a round publishes nothing new.
+    /// there). Stops after `GATHER_IDLE` rounds in a row publish nothing new.
     fn gather(&self) {
         let mut seen = self.next_lsn.load(Ordering::Acquire);
         let mut idle = 0;

@@ -191,11 +191,6 @@ impl Pending {
             .map(|e| e.lsn + e.count)
     }
 
-    /// Whether any reservation is outstanding.
-    pub(crate) fn any_reservation(&self) -> bool {
-        self.reservations > 0
-    }
-
     /// Whether an outstanding reservation lies before claim `id`: its LSN is not final.
     pub(crate) fn reservation_before(&self, id: u64) -> bool {
         self.reservations > 0
@@ -206,8 +201,15 @@ impl Pending {
                 .any(|e| e.owner.is_some())
     }
 
+    /// Whether the calling thread holds an outstanding reservation before claim `before`
+    /// (or at all, for `None`): waiting for it would never end. Looks up the thread only
+    /// when some reservation is outstanding, so the common path pays nothing.
+    pub(crate) fn held_by_current(&self, before: Option<u64>) -> bool {
+        self.reservations > 0 && self.held_by(std::thread::current().id(), before)
+    }
+
     /// Whether thread `me` holds an outstanding reservation before claim `id` (or at all,
-    /// for `None`). Cheap when no reservation is outstanding.
+    /// for `None`).
     pub(crate) fn held_by(&self, me: ThreadId, before: Option<u64>) -> bool {
         self.reservations > 0
             && self

@@ -16,16 +16,37 @@ use std::time::Duration;
 
 use mmlog::{Durability, Error, Log, SyncPolicy};
 
-use crate::power_loss::{crash_image, remove_dir, scratch_root, snapshot, write_image};
+use crate::power_loss::{crash_image, env_u64, remove_dir, scratch_root, snapshot, write_image};
 use crate::util::{read_all, small, Rng};
 
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => v.parse().ok(),
-    }
+/// Runs `f(t)` for `t` in `0..threads` on as many threads, started together; returns the
+/// results in thread order.
+fn together<T: Send>(threads: u32, f: impl Fn(u32) -> T + Sync) -> Vec<T> {
+    let start = Barrier::new(threads as usize);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let (start, f) = (&start, &f);
+                scope.spawn(move || {
+                    start.wait();
+                    f(t)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a test thread"))
+            .collect()
+    })
+}
+
+/// Closes a log that no other thread holds any more (its writers were joined).
+fn close(log: Arc<Log>) {
+    Arc::try_unwrap(log)
+        .ok()
+        .expect("the writer threads are joined: this is the only handle")
+        .close()
+        .expect("close");
 }
 
 /// The payload of record `seq` of `thread`: an 8-byte tag, then bytes derived from it.
@@ -151,20 +172,7 @@ fn stress(threads: u32) {
     println!("stress: {threads} threads x {records} records, MMLOG_SEED={seed:#x}");
     let dir = tempfile::tempdir().expect("tempdir");
     let log = Arc::new(Log::open(dir.path(), small()).expect("open"));
-    let start = Arc::new(Barrier::new(threads as usize));
-    let handles: Vec<_> = (0..threads)
-        .map(|t| {
-            let (log, start) = (Arc::clone(&log), Arc::clone(&start));
-            std::thread::spawn(move || {
-                start.wait();
-                writer(&log, t, records, seed)
-            })
-        })
-        .collect();
-    let acked: Vec<_> = handles
-        .into_iter()
-        .map(|h| h.join().expect("writer thread"))
-        .collect();
+    let acked = together(threads, |t| writer(&log, t, records, seed));
     let stats = log.stats();
     println!(
         "stress: {threads} threads: {} records, {} rotations",
@@ -172,11 +180,7 @@ fn stress(threads: u32) {
     );
     assert!(stats.rotations > 0, "the test must rotate segments");
     check_log(&log, &acked, "live");
-    Arc::try_unwrap(log)
-        .ok()
-        .expect("the only handle")
-        .close()
-        .expect("close");
+    close(log);
     let log = Log::open(dir.path(), small()).expect("reopen");
     check_log(&log, &acked, "after reopen");
 }
@@ -236,11 +240,7 @@ fn an_append_behind_a_held_reservation_returns_once_it_is_dropped_with_the_lsn_i
     );
     let next = log.append(b"two").expect("append");
     assert_eq!(next, 2);
-    Arc::try_unwrap(log)
-        .ok()
-        .expect("one handle")
-        .close()
-        .expect("close");
+    close(log);
     let log = Log::open(dir.path(), small()).expect("reopen");
     let got = read_all(&log);
     assert_eq!(got.len(), 3);
@@ -320,24 +320,14 @@ fn eight_durable_appenders_share_syncs() {
     for durability in [Durability::Msync, Durability::Fdatasync] {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = Arc::new(Log::open(dir.path(), small().durability(durability)).expect("open"));
-        let start = Arc::new(Barrier::new(8));
-        let handles: Vec<_> = (0..8u32)
-            .map(|t| {
-                let (log, start) = (Arc::clone(&log), Arc::clone(&start));
-                std::thread::spawn(move || {
-                    start.wait();
-                    for seq in 0..200u32 {
-                        let lsn = log
-                            .append_durable(&payload(t, seq, 128))
-                            .expect("append_durable");
-                        assert!(log.durable_lsn() > lsn, "returned before it was durable");
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().expect("appender");
-        }
+        together(8, |t| {
+            for seq in 0..200u32 {
+                let lsn = log
+                    .append_durable(&payload(t, seq, 128))
+                    .expect("append_durable");
+                assert!(log.durable_lsn() > lsn, "returned before it was durable");
+            }
+        });
         let stats = log.stats();
         println!(
             "group commit ({durability:?}): {} records, {} syncs ({:.2} records per sync)",
@@ -443,31 +433,20 @@ fn power_loss_after_concurrent_durable_appends_keeps_every_acknowledged_record()
             .sync_policy(SyncPolicy::Manual);
         let log = Arc::new(Log::open(&dir, options.clone()).expect("open"));
         let run = |phase: u32, durable: bool| -> Vec<Vec<(u32, u64)>> {
-            let start = Arc::new(Barrier::new(8));
-            let handles: Vec<_> = (0..8u32)
-                .map(|t| {
-                    let (log, start) = (Arc::clone(&log), Arc::clone(&start));
-                    std::thread::spawn(move || {
-                        start.wait();
-                        let base = phase * 1000;
-                        if durable {
-                            (0..40)
-                                .map(|i| {
-                                    let p = payload(t, base + i, 100 + (i as usize * 37) % 900);
-                                    (base + i, log.append_durable(&p).expect("append_durable"))
-                                })
-                                .collect()
-                        } else {
-                            let acked = writer(&log, t, 60, seed ^ u64::from(phase));
-                            acked.into_iter().map(|(s, l)| (base + s, l)).collect()
-                        }
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("thread"))
-                .collect()
+            together(8, |t| {
+                let base = phase * 1000;
+                if durable {
+                    (0..40)
+                        .map(|i| {
+                            let p = payload(t, base + i, 100 + (i as usize * 37) % 900);
+                            (base + i, log.append_durable(&p).expect("append_durable"))
+                        })
+                        .collect()
+                } else {
+                    let acked = writer(&log, t, 60, seed ^ u64::from(phase));
+                    acked.into_iter().map(|(s, l)| (base + s, l)).collect()
+                }
+            })
         };
         run(0, true);
         let durable_acked = log.next_lsn();
@@ -508,11 +487,7 @@ fn power_loss_after_concurrent_durable_appends_keeps_every_acknowledged_record()
             remove_dir(&crash_dir);
             tried += 1;
         }
-        Arc::try_unwrap(log)
-            .ok()
-            .expect("one handle")
-            .close()
-            .expect("close");
+        close(log);
     }
     println!("group commit power loss: {tried} crash images, 0 violations");
 }

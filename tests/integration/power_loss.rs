@@ -135,7 +135,7 @@ fn payload(seed: u64, generation: u32, lsn: u64) -> Vec<u8> {
     out
 }
 
-fn env_u64(name: &str) -> Option<u64> {
+pub(crate) fn env_u64(name: &str) -> Option<u64> {
     let value = std::env::var(name).ok()?;
     let value = value.trim();
     let parsed = match value.strip_prefix("0x") {

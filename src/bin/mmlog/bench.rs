@@ -728,6 +728,27 @@ impl<'a> Contender<'a> {
     }
 }
 
+/// mmlog against the baseline on one workload: same headline, same repetitions.
+fn mmlog_vs_baseline<'a>(
+    workload: &str,
+    headline: Headline,
+    repetitions: usize,
+    mmlog: impl FnMut(usize) -> Result<Sample, CliError> + 'a,
+    baseline: impl FnMut(usize) -> Result<Sample, CliError> + 'a,
+) -> Result<Vec<Row>, CliError> {
+    interleave(vec![
+        Contender::new(workload, "mmlog", Kind::Mmlog, headline, repetitions, mmlog),
+        Contender::new(
+            workload,
+            "baseline",
+            Kind::Baseline,
+            headline,
+            repetitions,
+            baseline,
+        ),
+    ])
+}
+
 /// Runs the contenders in rounds (each one once per round, in order, until it has had its
 /// repetitions) and returns their rows, in the contenders' order.
 fn interleave(mut contenders: Vec<Contender<'_>>) -> Result<Vec<Row>, CliError> {
@@ -1168,51 +1189,31 @@ fn w3_concurrent_durable(bench: &Bench) -> Result<Vec<Row>, CliError> {
     let mut rows = Vec::new();
     for &threads in &bench.config.threads {
         let workload = w3_label(threads);
-        let contenders = vec![
-            Contender::new(
-                &workload,
-                "mmlog",
-                Kind::Mmlog,
-                Headline::Throughput,
-                bench.config.repetitions,
-                |_| concurrent_mmlog(bench, threads),
-            ),
-            Contender::new(
-                &workload,
-                "baseline",
-                Kind::Baseline,
-                Headline::Throughput,
-                bench.config.repetitions,
-                |_| concurrent_baseline(bench, threads),
-            ),
-        ];
-        rows.extend(interleave(contenders)?);
+        rows.extend(mmlog_vs_baseline(
+            &workload,
+            Headline::Throughput,
+            bench.config.repetitions,
+            |_| concurrent_mmlog(bench, threads),
+            |_| concurrent_baseline(bench, threads),
+        )?);
     }
     Ok(rows)
 }
 
-/// Runs `threads` threads that each call `append_one(thread, i)` for `i` in
-/// `0..per_thread` until the time limit, starting together; returns the time from the
-/// start to the last thread's end and the number of records appended.
-fn run_threads<E: Send>(
-    config: &Config,
+/// Runs `body(thread)` on `threads` threads that start together; returns the time from
+/// the start to the last thread's end and the sum of what the bodies returned.
+fn on_threads<E: Send>(
     threads: usize,
-    append_one: impl Fn(u64, u64) -> Result<(), E> + Sync,
+    body: impl Fn(u64) -> Result<u64, E> + Sync,
 ) -> Result<(Duration, u64), E> {
     let barrier = Barrier::new(threads + 1);
     let (elapsed, results) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads as u64)
             .map(|thread| {
-                let (barrier, append_one) = (&barrier, &append_one);
+                let (barrier, body) = (&barrier, &body);
                 scope.spawn(move || -> Result<u64, E> {
                     barrier.wait();
-                    let deadline = Instant::now() + config.threads_budget;
-                    let mut done = 0;
-                    while done < config.per_thread && Instant::now() < deadline {
-                        append_one(thread, done)?;
-                        done += 1;
-                    }
-                    Ok(done)
+                    body(thread)
                 })
             })
             .collect();
@@ -1227,11 +1228,30 @@ fn run_threads<E: Send>(
             .collect();
         (start.elapsed(), results)
     });
-    let mut records = 0;
+    let mut total = 0;
     for result in results {
-        records += result?;
+        total += result?;
     }
-    Ok((elapsed, records))
+    Ok((elapsed, total))
+}
+
+/// Runs `threads` threads that each call `append_one(thread, i)` for `i` in
+/// `0..per_thread` until the time limit, starting together; returns the time from the
+/// start to the last thread's end and the number of records appended.
+fn run_threads<E: Send>(
+    config: &Config,
+    threads: usize,
+    append_one: impl Fn(u64, u64) -> Result<(), E> + Sync,
+) -> Result<(Duration, u64), E> {
+    on_threads(threads, |thread| {
+        let deadline = Instant::now() + config.threads_budget;
+        let mut done = 0;
+        while done < config.per_thread && Instant::now() < deadline {
+            append_one(thread, done)?;
+            done += 1;
+        }
+        Ok(done)
+    })
 }
 
 fn concurrent_mmlog(bench: &Bench, threads: usize) -> Result<Sample, CliError> {
@@ -1302,25 +1322,13 @@ fn w7_parallel_append(bench: &Bench) -> Result<Vec<Row>, CliError> {
     let mut rows = Vec::new();
     for threads in [1, 2] {
         let workload = w7_label(threads);
-        let contenders = vec![
-            Contender::new(
-                &workload,
-                "mmlog",
-                Kind::Mmlog,
-                Headline::Throughput,
-                bench.config.repetitions_cheap,
-                |_| parallel_mmlog(bench, threads),
-            ),
-            Contender::new(
-                &workload,
-                "baseline",
-                Kind::Baseline,
-                Headline::Throughput,
-                bench.config.repetitions_cheap,
-                |_| parallel_baseline(bench, threads),
-            ),
-        ];
-        rows.extend(interleave(contenders)?);
+        rows.extend(mmlog_vs_baseline(
+            &workload,
+            Headline::Throughput,
+            bench.config.repetitions_cheap,
+            |_| parallel_mmlog(bench, threads),
+            |_| parallel_baseline(bench, threads),
+        )?);
     }
     Ok(rows)
 }
@@ -1333,34 +1341,14 @@ fn split_threads<E: Send>(
     count: u64,
     append_one: impl Fn(u64) -> Result<(), E> + Sync,
 ) -> Result<Duration, E> {
-    let barrier = Barrier::new(threads + 1);
-    let (elapsed, results) = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads as u64)
-            .map(|thread| {
-                let (barrier, append_one) = (&barrier, &append_one);
-                scope.spawn(move || -> Result<(), E> {
-                    barrier.wait();
-                    let mut i = thread;
-                    while i < count {
-                        append_one(i)?;
-                        i += threads as u64;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        barrier.wait();
-        let start = Instant::now();
-        let results: Vec<Result<(), E>> = handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect();
-        (start.elapsed(), results)
-    });
-    results.into_iter().collect::<Result<(), E>>()?;
+    let (elapsed, _) = on_threads(threads, |thread| {
+        let mut i = thread;
+        while i < count {
+            append_one(i)?;
+            i += threads as u64;
+        }
+        Ok(0)
+    })?;
     Ok(elapsed)
 }
 
@@ -1421,25 +1409,13 @@ const W8_BESIDE: &str = "W8 append beside syncs";
 fn w8_append_beside_syncs(bench: &Bench) -> Result<Vec<Row>, CliError> {
     let mut rows = Vec::new();
     for (workload, syncer) in [(W8_ALONE, false), (W8_BESIDE, true)] {
-        let contenders = vec![
-            Contender::new(
-                workload,
-                "mmlog",
-                Kind::Mmlog,
-                Headline::Latency,
-                bench.config.repetitions,
-                |_| beside_mmlog(bench, syncer),
-            ),
-            Contender::new(
-                workload,
-                "baseline",
-                Kind::Baseline,
-                Headline::Latency,
-                bench.config.repetitions,
-                |_| beside_baseline(bench, syncer),
-            ),
-        ];
-        rows.extend(interleave(contenders)?);
+        rows.extend(mmlog_vs_baseline(
+            workload,
+            Headline::Latency,
+            bench.config.repetitions,
+            |_| beside_mmlog(bench, syncer),
+            |_| beside_baseline(bench, syncer),
+        )?);
     }
     Ok(rows)
 }
@@ -2138,31 +2114,19 @@ fn w6_lookup(bench: &Bench) -> Result<Vec<Row>, CliError> {
             ..Sample::default()
         })
     };
-    let contenders = vec![
-        Contender::new(
-            W6,
-            "mmlog",
-            Kind::Mmlog,
-            Headline::Latency,
-            repetitions,
-            |round| {
-                let result = lookup_mmlog(config, fixture, &rounds[round])?;
-                check("mmlog", fixture.mmlog.path(), round, result)
-            },
-        ),
-        Contender::new(
-            W6,
-            "baseline",
-            Kind::Baseline,
-            Headline::Latency,
-            repetitions,
-            |round| {
-                let result = lookup_baseline(fixture, &rounds[round])?;
-                check("baseline", &fixture.baseline_path(), round, result)
-            },
-        ),
-    ];
-    interleave(contenders)
+    mmlog_vs_baseline(
+        W6,
+        Headline::Latency,
+        repetitions,
+        |round| {
+            let result = lookup_mmlog(config, fixture, &rounds[round])?;
+            check("mmlog", fixture.mmlog.path(), round, result)
+        },
+        |round| {
+            let result = lookup_baseline(fixture, &rounds[round])?;
+            check("baseline", &fixture.baseline_path(), round, result)
+        },
+    )
 }
 
 /// Opens the log read-only (untimed) and looks up each LSN: `iter_from(lsn).next()`, then
