@@ -837,22 +837,34 @@ impl Inner {
             let concurrent = g.waiting > 0 || g.last_batch > 1;
             drop(g);
             let result = {
-                // Hands leadership back even if the sync panics.
-                struct Lead<'a>(&'a (Mutex<Group>, Condvar));
+                // Hands leadership back (with the size of its batch) even if the sync
+                // panics.
+                struct Lead<'a> {
+                    group: &'a (Mutex<Group>, Condvar),
+                    covered: u64,
+                }
                 impl Drop for Lead<'_> {
                     fn drop(&mut self) {
-                        lock(&self.0 .0).busy = false;
-                        self.0 .1.notify_all();
+                        let mut g = lock(&self.group.0);
+                        g.busy = false;
+                        g.last_batch = self.covered;
+                        self.group.1.notify_all();
                     }
                 }
-                let _lead = Lead(&self.group);
+                let mut lead = Lead {
+                    group: &self.group,
+                    covered: 0,
+                };
                 if concurrent {
                     self.gather();
                 }
                 let before = self.durable_lsn.load(Ordering::Acquire);
                 let result = self.sync_published();
-                let covered = self.durable_lsn.load(Ordering::Acquire) - before;
-                lock(group).last_batch = covered;
+                // Saturating: a `truncate_back` in between can lower the durable LSN.
+                lead.covered = self
+                    .durable_lsn
+                    .load(Ordering::Acquire)
+                    .saturating_sub(before);
                 result
             };
             result?;
