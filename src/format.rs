@@ -53,8 +53,10 @@
 //! | 20     | 4    | `crc`  | CRC-32 of bytes 0..20, seeded with the segment seed           |
 //!
 //! After a sync completes, the writer stores its new durable LSN in the slot of the active
-//! segment through the mapping, without a syscall; the next sync carries it to disk with
-//! the records. So the persisted mark lags one sync behind and is always true: it never
+//! segment through the mapping, without a syscall; a later sync carries it to disk with
+//! the records (the first sync at least 10 ms after the header page was last synced, and
+//! the sync at close; the others leave the header page out, one page write fewer). So the
+//! persisted mark lags by up to 10 ms of syncs plus one, and is always true: it never
 //! claims more than a completed sync made durable, and it costs no extra fsync. Recovery
 //! refuses (under `Recovery::Strict`) to cut the log below the largest persisted mark.
 //! Two slots, in different sectors, written alternately, so a torn sector costs at most

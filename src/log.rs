@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{io_error, CorruptReason, Error, Result};
 use crate::format::{self, IndexPoint, SegmentMeta};
@@ -140,13 +140,25 @@ struct Group {
     waiting: usize,
     /// Records the last sync covered.
     last_batch: u64,
+    /// Callers that took part in the last sync: its leader and every caller waiting when
+    /// it ended. The next leader expects about as many records before it syncs.
+    population: u64,
+    /// A leader is gathering records before its sync and wants to hear of new waiters.
+    gathering: bool,
+    /// How long the last sync took.
+    last_sync: Duration,
 }
 
-/// How many times a leader lets other threads run, at most, while they keep publishing
-/// records, before it syncs (only when other callers are syncing too).
-const GATHER_ROUNDS: usize = 32;
-/// Rounds in a row that publish nothing new end the gathering.
-const GATHER_IDLE: usize = 2;
+/// How often a sync also carries the header page with the durable mark to disk (at
+/// most; also at close). The other syncs leave it out: one page write fewer each. The
+/// persisted mark lags by up to this long plus one sync (see the README's promises).
+const MARK_EVERY: Duration = Duration::from_millis(10);
+
+/// Bounds of how long a leader waits for the callers of the last sync to come back with
+/// their next records before it syncs without them (only when other callers are syncing
+/// too): as long as the last sync took, so that a caller waits at most about two syncs.
+const GATHER_MIN: Duration = Duration::from_micros(10);
+const GATHER_MAX: Duration = Duration::from_millis(1);
 
 pub(crate) struct Inner {
     pub(crate) dir: PathBuf,
@@ -159,9 +171,12 @@ pub(crate) struct Inner {
     pub(crate) poisoned: AtomicBool,
     /// Serializes the syncs themselves (and `truncate_back`). Taken before the writer
     /// lock, never after.
-    sync_lock: Mutex<()>,
+    /// Serializes syncs; holds when the header page (the durable mark) was last synced.
+    sync_lock: Mutex<Instant>,
     /// Group commit: whether a leader is syncing, and where the others wait for it.
     group: (Mutex<Group>, Condvar),
+    /// Wakes a gathering leader when a caller starts waiting for a sync.
+    gathered: Condvar,
     /// Signalled (with the writer lock) when claims are published, for threads waiting
     /// for a record to be published or for every claim to be.
     pub(crate) published: Condvar,
@@ -364,8 +379,9 @@ impl Log {
             durable_lsn: AtomicU64::new(durable),
             first_lsn: AtomicU64::new(first_lsn),
             poisoned: AtomicBool::new(false),
-            sync_lock: Mutex::new(()),
+            sync_lock: Mutex::new(Instant::now()),
             group: (Mutex::new(Group::default()), Condvar::new()),
+            gathered: Condvar::new(),
             published: Condvar::new(),
             counters: Counters::default(),
             report,
@@ -829,6 +845,10 @@ impl Inner {
             }
             if g.busy {
                 g.waiting += 1;
+                if g.gathering && self.unsynced() >= g.population {
+                    // The last record the gathering leader waits for.
+                    self.gathered.notify_one();
+                }
                 g = done.wait(g).unwrap_or_else(|p| p.into_inner());
                 g.waiting -= 1;
                 continue;
@@ -842,24 +862,30 @@ impl Inner {
                 struct Lead<'a> {
                     group: &'a (Mutex<Group>, Condvar),
                     covered: u64,
+                    took: Duration,
                 }
                 impl Drop for Lead<'_> {
                     fn drop(&mut self) {
                         let mut g = lock(&self.group.0);
                         g.busy = false;
                         g.last_batch = self.covered;
+                        g.population = g.waiting as u64 + 1;
+                        g.last_sync = self.took;
                         self.group.1.notify_all();
                     }
                 }
                 let mut lead = Lead {
                     group: &self.group,
                     covered: 0,
+                    took: Duration::ZERO,
                 };
                 if concurrent {
                     self.gather();
                 }
                 let before = self.durable_lsn.load(Ordering::Acquire);
+                let started = Instant::now();
                 let result = self.sync_published();
+                lead.took = started.elapsed();
                 // Saturating: a `truncate_back` in between can lower the durable LSN.
                 lead.covered = self
                     .durable_lsn
@@ -872,30 +898,42 @@ impl Inner {
         }
     }
 
-    /// Before a shared sync: lets the threads that the last sync woke append their next
-    /// records, so this sync covers them too (on few cores they need the CPU to get
-    /// there). Stops after `GATHER_IDLE` rounds in a row publish nothing new.
+    /// Before a shared sync: waits (at most `GATHER_MAX`) until as many records await a
+    /// sync as callers took part in the last one, so that the threads the last sync woke
+    /// can append their next records and share this sync instead of the one after it (on
+    /// few cores they need the CPU to get there). Without it the callers split into two
+    /// cohorts that alternate, each sync covering half of them.
     fn gather(&self) {
-        let mut seen = self.next_lsn.load(Ordering::Acquire);
-        let mut idle = 0;
-        for _ in 0..GATHER_ROUNDS {
-            std::thread::yield_now();
-            let now = self.next_lsn.load(Ordering::Acquire);
-            if now == seen {
-                idle += 1;
-                if idle == GATHER_IDLE {
-                    return;
-                }
-            } else {
-                idle = 0;
+        let mut g = lock(&self.group.0);
+        let wait = g.last_sync.clamp(GATHER_MIN, GATHER_MAX);
+        let deadline = Instant::now() + wait;
+        g.gathering = true;
+        loop {
+            let unsynced = self.unsynced();
+            let now = Instant::now();
+            if unsynced >= g.population || now >= deadline || self.poisoned.load(Ordering::Acquire)
+            {
+                break;
             }
-            seen = now;
+            g = self
+                .gathered
+                .wait_timeout(g, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
+        g.gathering = false;
+    }
+
+    /// Published records not yet durable.
+    fn unsynced(&self) -> u64 {
+        self.next_lsn
+            .load(Ordering::Acquire)
+            .saturating_sub(self.durable_lsn.load(Ordering::Acquire))
     }
 
     /// One sync: makes every published record durable.
     fn sync_published(&self) -> Result<()> {
-        let _sync = lock(&self.sync_lock);
+        let mut mark_synced = lock(&self.sync_lock);
         self.check_poisoned()?;
         let (sealed, dir_dirty, active, new_durable) = {
             let mut w = lock(self.writer()?);
@@ -923,12 +961,16 @@ impl Inner {
             }
             // Older segments first: a record is durable only when everything before it is.
             for segment in &sealed {
-                segment.sync(durability)?;
+                segment.sync(durability, true)?;
             }
             if dir_dirty {
                 sys::fsync_dir(&self.dir)?;
             }
-            active.sync(durability)?;
+            let header = mark_synced.elapsed() >= MARK_EVERY;
+            active.sync(durability, header)?;
+            if header {
+                *mark_synced = Instant::now();
+            }
             Ok(())
         })();
         if let Err(e) = result {
@@ -1061,7 +1103,7 @@ impl Inner {
         // Everything left is durable now (cut_segment synced the kept segment, and older
         // sealed segments are synced here).
         for s in std::mem::take(&mut w.unsynced) {
-            s.sync(durability)?;
+            s.sync(durability, true)?;
         }
         let segment = Arc::new(spare.install(&self.dir, lsn, durable, epoch, durability)?);
         sys::fsync_dir(&self.dir)?;

@@ -601,15 +601,22 @@ impl Segment {
         }
     }
 
-    /// Syncs everything appended and the header page; returns the offset now durable.
-    pub(crate) fn sync(&self, durability: Durability) -> Result<u64> {
+    /// Syncs everything appended, and the header page (with its durable mark) if `header`
+    /// or the segment is sealed; returns the offset now durable. Without the header page
+    /// an msync covers only the pages written since the last sync: one page write fewer
+    /// per small sync, about a fifth of its time here (the header page is dirty after every
+    /// sync: it holds the mark and the live area).
+    pub(crate) fn sync(&self, durability: Durability, header: bool) -> Result<u64> {
         let end = self.committed_end();
-        let upto = if self.is_sealed() {
-            self.meta.segment_len
+        let (from, upto) = if self.is_sealed() {
+            (0, self.meta.segment_len)
+        } else if header {
+            (0, end)
         } else {
-            end
+            let synced = self.synced_end.load(Ordering::Acquire).min(end);
+            (synced - synced % format::PAGE_LEN, end)
         };
-        self.sync_range(0, upto, durability)?;
+        self.sync_range(from, upto, durability)?;
         self.synced_end.fetch_max(end, Ordering::AcqRel);
         Ok(end)
     }
