@@ -3,7 +3,7 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, RwLock, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -154,6 +154,10 @@ struct Group {
 /// persisted mark lags by up to this long plus one sync (see the README's promises).
 const MARK_EVERY: Duration = Duration::from_millis(10);
 
+/// Callers waiting for a sync re-check this often even without a wake-up (a bound, not
+/// a poll: the leader wakes them).
+const SYNC_WAIT_POLL: Duration = Duration::from_millis(100);
+
 /// Bounds of how long a leader waits for the callers of the last sync to come back with
 /// their next records before it syncs without them (only when other callers are syncing
 /// too): as long as the last sync took, so that a caller waits at most about two syncs.
@@ -174,7 +178,9 @@ pub(crate) struct Inner {
     /// Serializes syncs; holds when the header page (the durable mark) was last synced.
     sync_lock: Mutex<Instant>,
     /// Group commit: whether a leader is syncing, and where the others wait for it.
-    group: (Mutex<Group>, Condvar),
+    group: Mutex<Group>,
+    /// Moves on (and wakes its futex waiters) each time a group-commit leader is done.
+    sync_generation: AtomicU32,
     /// Wakes a gathering leader when a caller starts waiting for a sync.
     gathered: Condvar,
     /// Signalled (with the writer lock) when claims are published, for threads waiting
@@ -380,7 +386,8 @@ impl Log {
             first_lsn: AtomicU64::new(first_lsn),
             poisoned: AtomicBool::new(false),
             sync_lock: Mutex::new(Instant::now()),
-            group: (Mutex::new(Group::default()), Condvar::new()),
+            group: Mutex::new(Group::default()),
+            sync_generation: AtomicU32::new(0),
             gathered: Condvar::new(),
             published: Condvar::new(),
             counters: Counters::default(),
@@ -836,7 +843,7 @@ impl Inner {
         // The leader syncs what is published: a record still being written by an earlier
         // append would not be covered.
         self.wait_published(target)?;
-        let (group, done) = &self.group;
+        let group = &self.group;
         let mut g = lock(group);
         loop {
             self.check_poisoned()?;
@@ -844,12 +851,26 @@ impl Inner {
                 return Ok(());
             }
             if g.busy {
+                // Read under the lock: the leader moves it on (under the lock) when it is
+                // done, so a change after this read cannot be missed.
+                let generation = self.sync_generation.load(Ordering::Acquire);
                 g.waiting += 1;
                 if g.gathering && self.unsynced() >= g.population {
                     // The last record the gathering leader waits for.
                     self.gathered.notify_one();
                 }
-                g = done.wait(g).unwrap_or_else(|p| p.into_inner());
+                drop(g);
+                // A futex rather than a condition variable: the callers a sync covers all
+                // wake at once and return without taking the group lock again, one after
+                // the other (that cost about as much as the gathering on two cores).
+                while self.sync_generation.load(Ordering::Acquire) == generation {
+                    sys::futex_wait(&self.sync_generation, generation, SYNC_WAIT_POLL);
+                }
+                if self.durable_lsn.load(Ordering::Acquire) >= target {
+                    lock(group).waiting -= 1;
+                    return Ok(());
+                }
+                g = lock(group);
                 g.waiting -= 1;
                 continue;
             }
@@ -857,25 +878,27 @@ impl Inner {
             let concurrent = g.waiting > 0 || g.last_batch > 1;
             drop(g);
             let result = {
-                // Hands leadership back (with the size of its batch) even if the sync
-                // panics.
+                // Hands leadership back (with the size of its batch) and wakes the waiters
+                // even if the sync panics.
                 struct Lead<'a> {
-                    group: &'a (Mutex<Group>, Condvar),
+                    inner: &'a Inner,
                     covered: u64,
                     took: Duration,
                 }
                 impl Drop for Lead<'_> {
                     fn drop(&mut self) {
-                        let mut g = lock(&self.group.0);
+                        let mut g = lock(&self.inner.group);
                         g.busy = false;
                         g.last_batch = self.covered;
                         g.population = g.waiting as u64 + 1;
                         g.last_sync = self.took;
-                        self.group.1.notify_all();
+                        self.inner.sync_generation.fetch_add(1, Ordering::AcqRel);
+                        drop(g);
+                        sys::futex_wake_all(&self.inner.sync_generation);
                     }
                 }
                 let mut lead = Lead {
-                    group: &self.group,
+                    inner: self,
                     covered: 0,
                     took: Duration::ZERO,
                 };
@@ -904,7 +927,7 @@ impl Inner {
     /// few cores they need the CPU to get there). Without it the callers split into two
     /// cohorts that alternate, each sync covering half of them.
     fn gather(&self) {
-        let mut g = lock(&self.group.0);
+        let mut g = lock(&self.group);
         let wait = g.last_sync.clamp(GATHER_MIN, GATHER_MAX);
         let deadline = Instant::now() + wait;
         g.gathering = true;
