@@ -372,6 +372,7 @@ impl Inner {
             c.bytes
                 .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
             self.wake_tailers();
+            self.wake_gatherer(next);
         }
         if w.waiters > 0 {
             self.published.notify_all();

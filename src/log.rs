@@ -136,22 +136,29 @@ pub(crate) struct Counters {
 struct Group {
     /// A leader is syncing.
     busy: bool,
-    /// Callers waiting for the leader.
+    /// Callers that started waiting for the leader's sync (reset when it ends).
     waiting: usize,
     /// Records the last sync covered.
     last_batch: u64,
     /// Callers that took part in the last sync: its leader and every caller waiting when
     /// it ended. The next leader expects about as many records before it syncs.
     population: u64,
-    /// A leader is gathering records before its sync and wants to hear of new waiters.
-    gathering: bool,
     /// How long the last sync took.
     last_sync: Duration,
 }
 
+/// Whether the durable mark in the active segment's header page is on disk.
+struct MarkState {
+    /// When a sync last carried the header page.
+    synced_at: Instant,
+    /// A newer mark than the one on disk waits in the header page.
+    pending: bool,
+}
+
 /// How often a sync also carries the header page with the durable mark to disk (at
-/// most; also at close). The other syncs leave it out: one page write fewer each. The
-/// persisted mark lags by up to this long plus one sync (see the README's promises).
+/// most; also at close, and from the prefault thread when syncs stop). The other syncs
+/// leave it out: one page write fewer each. The persisted mark lags by about this long
+/// plus one sync (see the README's promises).
 const MARK_EVERY: Duration = Duration::from_millis(10);
 
 /// Callers waiting for a sync re-check this often even without a wake-up (a bound, not
@@ -174,14 +181,16 @@ pub(crate) struct Inner {
     pub(crate) first_lsn: AtomicU64,
     pub(crate) poisoned: AtomicBool,
     /// Serializes the syncs themselves (and `truncate_back`). Taken before the writer
-    /// lock, never after.
-    /// Serializes syncs; holds when the header page (the durable mark) was last synced.
-    sync_lock: Mutex<Instant>,
+    /// lock, never after. Holds where the durable mark stands on disk.
+    sync_lock: Mutex<MarkState>,
     /// Group commit: whether a leader is syncing, and where the others wait for it.
     group: Mutex<Group>,
     /// Moves on (and wakes its futex waiters) each time a group-commit leader is done.
     sync_generation: AtomicU32,
-    /// Wakes a gathering leader when a caller starts waiting for a sync.
+    /// While a leader gathers records before its sync: the LSN whose publication wakes it
+    /// (0 otherwise).
+    gather_target: AtomicU64,
+    /// Wakes a gathering leader (with the group lock) when `gather_target` is reached.
     gathered: Condvar,
     /// Signalled (with the writer lock) when claims are published, for threads waiting
     /// for a record to be published or for every claim to be.
@@ -385,9 +394,13 @@ impl Log {
             durable_lsn: AtomicU64::new(durable),
             first_lsn: AtomicU64::new(first_lsn),
             poisoned: AtomicBool::new(false),
-            sync_lock: Mutex::new(Instant::now()),
+            sync_lock: Mutex::new(MarkState {
+                synced_at: Instant::now(),
+                pending: false,
+            }),
             group: Mutex::new(Group::default()),
             sync_generation: AtomicU32::new(0),
+            gather_target: AtomicU64::new(0),
             gathered: Condvar::new(),
             published: Condvar::new(),
             counters: Counters::default(),
@@ -687,7 +700,8 @@ fn next_epoch(max: u32) -> Result<u32> {
 /// The prefault thread (`Durability::Msync`): keeps pages faulted in for writing a window
 /// ahead of the writer, so appends do not take page faults, without dirtying whole
 /// segments of zero pages. It looks every millisecond while the writer moves, backing off
-/// to 50 ms while it does not, and stops at close.
+/// to 50 ms while it does not, and stops at close. It also carries a durable mark to disk
+/// that no sync carried within `MARK_EVERY`.
 fn spawn_prefaulter(inner: Weak<Inner>) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("mmlog-prefault".into())
@@ -698,11 +712,15 @@ fn spawn_prefaulter(inner: Weak<Inner>) -> JoinHandle<()> {
                 let worked = log
                     .newest_segment()
                     .is_some_and(|segment| segment.prefault_ahead(&log.closing));
+                let mark_waits = log.persist_mark_if_due();
                 idle = if worked {
                     Duration::from_millis(1)
                 } else {
                     (idle * 2).min(Duration::from_millis(50))
                 };
+                if mark_waits {
+                    idle = idle.min(MARK_EVERY / 2);
+                }
                 let (flag, cv) = &log.shutdown;
                 let guard = lock(flag);
                 let (guard, _) = cv
@@ -855,10 +873,6 @@ impl Inner {
                 // done, so a change after this read cannot be missed.
                 let generation = self.sync_generation.load(Ordering::Acquire);
                 g.waiting += 1;
-                if g.gathering && self.unsynced() >= g.population {
-                    // The last record the gathering leader waits for.
-                    self.gathered.notify_one();
-                }
                 drop(g);
                 // A futex rather than a condition variable: the callers a sync covers all
                 // wake at once and return without taking the group lock again, one after
@@ -866,12 +880,12 @@ impl Inner {
                 while self.sync_generation.load(Ordering::Acquire) == generation {
                     sys::futex_wait(&self.sync_generation, generation, SYNC_WAIT_POLL);
                 }
+                // Covered: return without the group lock. (The leader has reset
+                // `waiting`: each wait counts once.)
                 if self.durable_lsn.load(Ordering::Acquire) >= target {
-                    lock(group).waiting -= 1;
                     return Ok(());
                 }
                 g = lock(group);
-                g.waiting -= 1;
                 continue;
             }
             g.busy = true;
@@ -891,6 +905,7 @@ impl Inner {
                         g.busy = false;
                         g.last_batch = self.covered;
                         g.population = g.waiting as u64 + 1;
+                        g.waiting = 0;
                         g.last_sync = self.took;
                         self.inner.sync_generation.fetch_add(1, Ordering::AcqRel);
                         drop(g);
@@ -921,20 +936,26 @@ impl Inner {
         }
     }
 
-    /// Before a shared sync: waits (at most `GATHER_MAX`) until as many records await a
-    /// sync as callers took part in the last one, so that the threads the last sync woke
-    /// can append their next records and share this sync instead of the one after it (on
-    /// few cores they need the CPU to get there). Without it the callers split into two
-    /// cohorts that alternate, each sync covering half of them.
+    /// Before a shared sync: waits (as long as the last sync took, within `GATHER_MIN`
+    /// and `GATHER_MAX`) until as many records await a sync as callers took part in the
+    /// last one, so that the threads the last sync woke can append their next records and
+    /// share this sync instead of the one after it (on few cores they need the CPU to get
+    /// there). Without it the callers split into two cohorts that alternate, each sync
+    /// covering half of them. The appender whose record completes the batch wakes it.
     fn gather(&self) {
         let mut g = lock(&self.group);
         let wait = g.last_sync.clamp(GATHER_MIN, GATHER_MAX);
         let deadline = Instant::now() + wait;
-        g.gathering = true;
+        let wanted = g.population;
+        self.gather_target.store(
+            self.durable_lsn
+                .load(Ordering::Acquire)
+                .saturating_add(wanted),
+            Ordering::Release,
+        );
         loop {
-            let unsynced = self.unsynced();
             let now = Instant::now();
-            if unsynced >= g.population || now >= deadline || self.poisoned.load(Ordering::Acquire)
+            if self.unsynced() >= wanted || now >= deadline || self.poisoned.load(Ordering::Acquire)
             {
                 break;
             }
@@ -944,7 +965,19 @@ impl Inner {
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
-        g.gathering = false;
+        self.gather_target.store(0, Ordering::Release);
+    }
+
+    /// Called by the appender that published records up to `next`: wakes a gathering
+    /// leader if they complete its batch. (A wake-up missed in a race costs the leader
+    /// its bounded wait, nothing else.)
+    pub(crate) fn wake_gatherer(&self, next: Lsn) {
+        let target = self.gather_target.load(Ordering::Acquire);
+        if target != 0 && next >= target && self.gather_target.swap(0, Ordering::AcqRel) != 0 {
+            // Taking the group lock orders this after the leader's check or its wait.
+            drop(lock(&self.group));
+            self.gathered.notify_one();
+        }
     }
 
     /// Published records not yet durable.
@@ -956,7 +989,7 @@ impl Inner {
 
     /// One sync: makes every published record durable.
     fn sync_published(&self) -> Result<()> {
-        let mut mark_synced = lock(&self.sync_lock);
+        let mut mark = lock(&self.sync_lock);
         self.check_poisoned()?;
         let (sealed, dir_dirty, active, new_durable) = {
             let mut w = lock(self.writer()?);
@@ -989,10 +1022,10 @@ impl Inner {
             if dir_dirty {
                 sys::fsync_dir(&self.dir)?;
             }
-            let header = mark_synced.elapsed() >= MARK_EVERY;
+            let header = mark.synced_at.elapsed() >= MARK_EVERY;
             active.sync(durability, header)?;
             if header {
-                *mark_synced = Instant::now();
+                mark.synced_at = Instant::now();
             }
             Ok(())
         })();
@@ -1010,6 +1043,7 @@ impl Inner {
             .write_durable_slot(new_durable, w.slot_seq, w.epoch);
         w.active.set_live_durable(new_durable);
         drop(w);
+        mark.pending = true;
         // Durable-only tailers wait for this.
         self.wake_tailers();
         Ok(())
@@ -1017,13 +1051,38 @@ impl Inner {
 
     /// Syncs the header page, so the latest durable mark is on disk (at close).
     fn persist_mark(&self) -> Result<()> {
-        let _sync = lock(&self.sync_lock);
+        let mut mark = lock(&self.sync_lock);
+        self.persist_mark_locked(&mut mark)
+    }
+
+    fn persist_mark_locked(&self, mark: &mut MarkState) -> Result<()> {
         let active = Arc::clone(&lock(self.writer()?).active);
         active
             .sync_range(0, format::PAGE_LEN, self.options.durability)
             .inspect_err(|_| {
                 self.poisoned.store(true, Ordering::Release);
-            })
+            })?;
+        mark.synced_at = Instant::now();
+        mark.pending = false;
+        Ok(())
+    }
+
+    /// From the prefault thread: syncs the header page if a newer durable mark has waited
+    /// in it for `MARK_EVERY` (the syncs that would carry it stopped). Skips it while a
+    /// sync is in flight. Returns whether a mark still waits.
+    fn persist_mark_if_due(&self) -> bool {
+        let Ok(mut mark) = self.sync_lock.try_lock() else {
+            return true;
+        };
+        if !mark.pending || self.poisoned.load(Ordering::Acquire) {
+            return false;
+        }
+        if mark.synced_at.elapsed() < MARK_EVERY {
+            return true;
+        }
+        // A failure poisons the log; appenders see it on their next call.
+        let _ = self.persist_mark_locked(&mut mark);
+        false
     }
 
     /// Starts preparing the next segment in the background.
