@@ -86,6 +86,11 @@ pub use options::{
 };
 pub use read::{Iter, Record};
 pub use tail::Tailer;
+/// Test hooks (not part of the API): a record of what each sync covered.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::sys::testing::{record_syncs, stop_recording, take_syncs, SyncEvent};
+}
 pub use verify::{verify, Problem, SegmentReport, TornTail, VerifyReport};
 
 // The README's example is compiled and run as a doctest.

@@ -1233,13 +1233,19 @@ fn cut_segment(segment: &Segment, lsn: Lsn, end: u64, durable: Lsn, epoch: u32) 
         file.write_all_at(&slot, *at)
             .map_err(io_error("write durable mark", path))?;
     }
-    file.sync_data().map_err(io_error("fdatasync", path))?;
+    sync_file(&file, path)?;
     let points: Vec<IndexPoint> = segment
         .index_points()
         .into_iter()
         .filter(|p| p.offset < end)
         .collect();
     write_trailer(&file, path, &segment.meta, &points, lsn, end)?;
+    sync_file(&file, path)
+}
+
+/// `fdatasync` of a segment file written through `file`.
+fn sync_file(file: &File, path: &Path) -> Result<()> {
+    sys::testing::note_whole(path, file);
     file.sync_data().map_err(io_error("fdatasync", path))
 }
 
@@ -1390,7 +1396,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                 // cache of a writer that died. Make it durable before exposing it.
                 if t.next_lsn > plan.durable_mark {
                     let file = File::open(path).map_err(io_error("open segment", path))?;
-                    file.sync_data().map_err(io_error("fdatasync", path))?;
+                    sync_file(&file, path)?;
                 }
             }
             SegmentPlan::Repair(scan) => {
@@ -1399,7 +1405,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                     .open(path)
                     .map_err(io_error("open segment", path))?;
                 write_trailer(&file, path, meta, &scan.index, scan.next_lsn, scan.end)?;
-                file.sync_data().map_err(io_error("fdatasync", path))?;
+                sync_file(&file, path)?;
                 repaired += 1;
             }
             SegmentPlan::Active {
@@ -1426,7 +1432,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                 }
                 // The kept records first, the mark after: a mark must never reach the
                 // disk before the records it vouches for.
-                file.sync_data().map_err(io_error("fdatasync", path))?;
+                sync_file(&file, path)?;
                 for (k, at) in format::DURABLE_SLOT_OFFSETS.iter().enumerate() {
                     let slot = format::SlotMeta {
                         mark: scan.next_lsn,
@@ -1437,7 +1443,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                     file.write_all_at(&slot, *at)
                         .map_err(io_error("write durable mark", path))?;
                 }
-                file.sync_data().map_err(io_error("fdatasync", path))?;
+                sync_file(&file, path)?;
             }
         }
     }

@@ -83,6 +83,7 @@ impl Spare {
             .truncate(true)
             .open(&path)
             .map_err(io_error("create segment", &path))?;
+        sys::testing::note_created(&path, &file);
         if let Err(e) = sys::preallocate(&file, len, &path) {
             // Leave no half-made file behind; the error is what matters.
             let _ = std::fs::remove_file(&path);
@@ -112,6 +113,7 @@ impl Spare {
         if durability == Durability::Fdatasync {
             populate(&self.map, 0, self.len, stop);
             if !stop.load(Ordering::Relaxed) {
+                sys::testing::note_whole(&self.path, &self.file);
                 let _ = self.file.sync_data();
             }
         } else {
@@ -584,16 +586,19 @@ impl Segment {
     pub(crate) fn sync_range(&self, start: u64, end: u64, durability: Durability) -> Result<()> {
         match durability {
             Durability::Msync => {
+                sys::testing::note_range(&self.path, &self.file, start, end, format::PAGE_LEN);
                 let offset = usize::try_from(start).expect("segment offsets fit in usize");
                 let len = usize::try_from(end - start).expect("segment offsets fit in usize");
                 self.map
                     .flush_range(offset, len)
                     .map_err(io_error("msync", &self.path))
             }
-            Durability::Fdatasync => self
-                .file
-                .sync_data()
-                .map_err(io_error("fdatasync", &self.path)),
+            Durability::Fdatasync => {
+                sys::testing::note_whole(&self.path, &self.file);
+                self.file
+                    .sync_data()
+                    .map_err(io_error("fdatasync", &self.path))
+            }
             #[cfg(feature = "io-uring")]
             Durability::IoUring => Err(Error::Unsupported(
                 "Durability::IoUring is not implemented yet".into(),

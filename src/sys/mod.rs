@@ -4,6 +4,7 @@
 //! operating system directly for durability.
 
 mod notify;
+pub mod testing;
 mod unix;
 
 pub(crate) use notify::Notify;

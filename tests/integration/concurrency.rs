@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use mmlog::{Durability, Error, Log, SyncPolicy};
 
-use crate::power_loss::{crash_image, env_u64, remove_dir, scratch_root, snapshot, write_image};
+use crate::power_loss::{
+    crash_image, env_u64, remove_dir, scratch_root, snapshot, write_image, DiskModel,
+};
 use crate::util::{read_all, small, Rng};
 
 /// Runs `f(t)` for `t` in `0..threads` on as many threads, started together; returns the
@@ -432,6 +434,7 @@ fn power_loss_after_concurrent_durable_appends_keeps_every_acknowledged_record()
             .durability(durability)
             .sync_policy(SyncPolicy::Manual);
         let log = Arc::new(Log::open(&dir, options.clone()).expect("open"));
+        let mut disk = DiskModel::new(&dir);
         let run = |phase: u32, durable: bool| -> Vec<Vec<(u32, u64)>> {
             together(8, |t| {
                 let base = phase * 1000;
@@ -455,7 +458,7 @@ fn power_loss_after_concurrent_durable_appends_keeps_every_acknowledged_record()
             durable_acked,
             "every call returned durable"
         );
-        let synced = snapshot(&dir);
+        let synced = disk.image();
         let records_synced = read_all(&log);
         // Not durable: the writer's random mix (records are compared by LSN below).
         run(1, false);
