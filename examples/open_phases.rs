@@ -7,7 +7,9 @@ use mmlog::{Log, Options};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().unwrap_or_else(|| "/tmp/mmlog-open-phases".into());
+    let dir = args
+        .next()
+        .unwrap_or_else(|| "/tmp/mmlog-open-phases".into());
     let segments: u64 = args.next().map_or(Ok(2000), |s| s.parse())?;
     let size: u64 = args.next().map_or(Ok(64 * 1024), |s| s.parse())?;
     let options = || Options::default().segment_size(size);

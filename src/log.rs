@@ -605,9 +605,17 @@ impl Log {
     pub fn truncate_back(&self, lsn: Lsn) -> Result<()> {
         let inner = &self.inner;
         let writer = inner.writer()?;
-        let _sync = lock(&inner.sync_lock);
-        let w = lock(writer);
-        let mut w = inner.wait_for_writers(w, "truncate_back")?;
+        // Waits for the appends in flight without holding the sync lock: a thread that
+        // holds a reservation may be syncing an earlier record, and must not wait for
+        // this call while this call waits for its reservation.
+        let (_sync, mut w) = loop {
+            drop(inner.wait_for_writers(lock(writer), "truncate_back")?);
+            let sync = lock(&inner.sync_lock);
+            let w = lock(writer);
+            if w.pending.is_empty() {
+                break (sync, w);
+            }
+        };
         inner.check_poisoned()?;
         let first = self.first_lsn();
         if lsn < first || lsn > w.next_lsn {

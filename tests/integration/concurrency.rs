@@ -289,6 +289,46 @@ fn waiting_on_your_own_reservation_is_an_error_not_a_hang() {
     );
 }
 
+/// `truncate_back` on one thread waits for a reservation held by another; the holder syncs
+/// an earlier record before it commits. The sync must not wait for `truncate_back` (which
+/// once held the sync lock while waiting: a deadlock). A watchdog ends the test process
+/// if it hangs.
+#[test]
+fn a_reservation_holder_can_sync_while_truncate_back_waits_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Arc::new(Log::open(dir.path(), small()).expect("open"));
+    log.append(b"zero").expect("append");
+    log.append(b"one").expect("append");
+    let done = Arc::new(AtomicBool::new(false));
+    {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(60));
+            if !done.load(Ordering::Acquire) {
+                eprintln!("a reservation holder's sync waited for truncate_back: deadlock");
+                std::process::exit(101);
+            }
+        });
+    }
+    let mut r = log.reserve(3).expect("reserve");
+    r.copy_from_slice(b"two");
+    let truncate = {
+        let log = Arc::clone(&log);
+        std::thread::spawn(move || log.truncate_back(1))
+    };
+    // Let `truncate_back` start waiting for the reservation.
+    std::thread::sleep(Duration::from_millis(200));
+    log.sync_to(1).expect("sync an earlier record");
+    assert!(log.durable_lsn() >= 2, "records 0 and 1 are durable");
+    assert_eq!(r.commit().expect("commit"), 2);
+    truncate
+        .join()
+        .expect("truncate_back thread")
+        .expect("truncate_back");
+    done.store(true, Ordering::Release);
+    assert_eq!(read_all(&log), vec![(0, b"zero".to_vec())]);
+}
+
 #[test]
 fn a_panic_while_holding_a_reservation_does_not_stall_others() {
     let dir = tempfile::tempdir().expect("tempdir");
