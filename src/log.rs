@@ -886,7 +886,7 @@ impl Inner {
                 // wake at once and return without taking the group lock again, one after
                 // the other (that cost about as much as the gathering on two cores).
                 while self.sync_generation.load(Ordering::Acquire) == generation {
-                    sys::futex_wait(&self.sync_generation, generation, SYNC_WAIT_POLL);
+                    sys::futex_wait_private(&self.sync_generation, generation, SYNC_WAIT_POLL);
                 }
                 // Covered: return without the group lock. (The leader has reset
                 // `waiting`: each wait counts once.)
@@ -917,7 +917,7 @@ impl Inner {
                         g.last_sync = self.took;
                         self.inner.sync_generation.fetch_add(1, Ordering::AcqRel);
                         drop(g);
-                        sys::futex_wake_all(&self.inner.sync_generation);
+                        sys::futex_wake_all_private(&self.inner.sync_generation);
                     }
                 }
                 let mut lead = Lead {

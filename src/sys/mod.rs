@@ -9,7 +9,10 @@ mod unix;
 
 pub(crate) use notify::Notify;
 
-pub(crate) use unix::{data_extents, fsync_dir, futex_wait, futex_wake_all, preallocate};
+pub(crate) use unix::{
+    data_extents, fsync_dir, futex_wait, futex_wait_private, futex_wake_all,
+    futex_wake_all_private, preallocate,
+};
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -73,6 +73,32 @@ pub(crate) fn futex_wait(
     expected: u32,
     timeout: std::time::Duration,
 ) {
+    futex_wait_op(word, expected, timeout, libc::FUTEX_WAIT);
+}
+
+/// `futex_wait` for a word only this process uses (`FUTEX_PRIVATE_FLAG`: the kernel keys
+/// it by address, without looking up the page).
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wait_private(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: std::time::Duration,
+) {
+    futex_wait_op(
+        word,
+        expected,
+        timeout,
+        libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+    );
+}
+
+#[cfg(target_os = "linux")]
+fn futex_wait_op(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: std::time::Duration,
+    op: libc::c_int,
+) {
     let ts = libc::timespec {
         tv_sec: libc::time_t::try_from(timeout.as_secs()).unwrap_or(libc::time_t::MAX),
         tv_nsec: libc::c_long::from(timeout.subsec_nanos()),
@@ -84,19 +110,30 @@ pub(crate) fn futex_wait(
         libc::syscall(
             libc::SYS_futex,
             word.as_ptr(),
-            libc::FUTEX_WAIT,
+            op,
             expected,
             &ts as *const libc::timespec,
         )
     };
 }
 
-/// Wakes every thread, in any process, sleeping in `futex_wait` on `word`.
+/// Wakes every thread sleeping on `word` (in any process).
 #[cfg(target_os = "linux")]
 pub(crate) fn futex_wake_all(word: &std::sync::atomic::AtomicU32) {
+    futex_wake_op(word, libc::FUTEX_WAKE);
+}
+
+/// `futex_wake_all` for a word only this process uses (see `futex_wait_private`).
+#[cfg(target_os = "linux")]
+pub(crate) fn futex_wake_all_private(word: &std::sync::atomic::AtomicU32) {
+    futex_wake_op(word, libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG);
+}
+
+#[cfg(target_os = "linux")]
+fn futex_wake_op(word: &std::sync::atomic::AtomicU32, op: libc::c_int) {
     // SAFETY: `word` is a valid, aligned u32 for the duration of the call; FUTEX_WAKE does
     // not access memory, it only uses the address as a key.
-    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX) };
+    unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), op, i32::MAX) };
 }
 
 /// Without futexes: a short sleep (the caller's bounded poll).
@@ -109,9 +146,23 @@ pub(crate) fn futex_wait(
     std::thread::sleep(timeout.min(std::time::Duration::from_millis(1)));
 }
 
+/// Without futexes: a very short sleep (the caller re-checks; see `futex_wait`).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn futex_wait_private(
+    _word: &std::sync::atomic::AtomicU32,
+    _expected: u32,
+    timeout: std::time::Duration,
+) {
+    std::thread::sleep(timeout.min(std::time::Duration::from_micros(50)));
+}
+
 /// Without futexes: nothing to wake (waiters poll).
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn futex_wake_all(_word: &std::sync::atomic::AtomicU32) {}
+
+/// Without futexes: nothing to wake (waiters poll).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn futex_wake_all_private(_word: &std::sync::atomic::AtomicU32) {}
 
 /// The data extents of `file` below `len`, as `[start, end)` ranges, found with
 /// `SEEK_DATA`/`SEEK_HOLE`: preallocated but never-written blocks are holes, so reading
