@@ -912,12 +912,17 @@ impl Inner {
                         let mut g = lock(&self.inner.group);
                         g.busy = false;
                         g.last_batch = self.covered;
-                        g.population = g.waiting as u64 + 1;
+                        let waiters = g.waiting;
+                        g.population = waiters as u64 + 1;
                         g.waiting = 0;
                         g.last_sync = self.took;
                         self.inner.sync_generation.fetch_add(1, Ordering::AcqRel);
                         drop(g);
-                        sys::futex_wake_all_private(&self.inner.sync_generation);
+                        // Waiters count themselves under the lock before they sleep: with
+                        // none counted, nobody sleeps on this generation.
+                        if waiters > 0 {
+                            sys::futex_wake_all_private(&self.inner.sync_generation);
+                        }
                     }
                 }
                 let mut lead = Lead {
