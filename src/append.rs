@@ -33,6 +33,7 @@ impl Log {
     /// with `SyncPolicy::Always`, the errors of `sync`.
     pub fn append(&self, payload: &[u8]) -> Result<Lsn> {
         let inner = &*self.inner;
+        let seen = inner.truncations_seen();
         let footprint = inner.footprint(payload.len() as u64)?;
         let len = payload.len() as u64;
         let mut w = inner.claim_lock(footprint, 1, None)?;
@@ -53,7 +54,7 @@ impl Log {
             write_record(&mut claim, 0, lsn, payload, 0);
             inner.complete(claim)?
         };
-        self.after_append(lsn)?;
+        self.after_append(lsn, seen)?;
         Ok(lsn)
     }
 
@@ -66,6 +67,7 @@ impl Log {
     /// `BATCH_RECORDS_MAX` records.
     pub fn append_batch(&self, payloads: &[&[u8]]) -> Result<Range<Lsn>> {
         let inner = &*self.inner;
+        let seen = inner.truncations_seen();
         if payloads.len() > format::BATCH_RECORDS_MAX {
             return Err(Error::InvalidOptions(format!(
                 "a batch of {} records exceeds BATCH_RECORDS_MAX ({})",
@@ -103,7 +105,7 @@ impl Log {
         // One claim, so one publication: readers see all of the batch or none of it.
         let start = inner.complete(claim)?;
         let range = start..start + count;
-        self.after_append(range.end - 1)?;
+        self.after_append(range.end - 1, seen)?;
         Ok(range)
     }
 
@@ -148,16 +150,19 @@ impl Log {
     /// # Errors
     /// As `append` and `sync_to`.
     pub fn append_durable(&self, payload: &[u8]) -> Result<Lsn> {
+        let seen = self.inner.truncations_seen();
         let lsn = self.append(payload)?;
         if self.inner.options.sync_policy != SyncPolicy::Always {
-            self.inner.sync_until(lsn + 1)?;
+            self.inner.sync_until(lsn + 1, seen)?;
         }
         Ok(lsn)
     }
 
-    fn after_append(&self, last: Lsn) -> Result<()> {
+    /// With `SyncPolicy::Always`, makes the records up to `last` durable; `seen` is
+    /// `truncations_seen()` from before they were appended.
+    fn after_append(&self, last: Lsn, seen: u64) -> Result<()> {
         if self.inner.options.sync_policy == SyncPolicy::Always {
-            self.inner.sync_until(last + 1)?;
+            self.inner.sync_until(last + 1, seen)?;
         }
         Ok(())
     }
@@ -419,6 +424,9 @@ impl<'a> Reservation<'a> {
     /// `SyncPolicy::Always`, the errors of `sync`.
     pub fn commit(mut self) -> Result<Lsn> {
         self.log.inner.check_poisoned()?;
+        // (`truncate_back` waits for outstanding reservations: none can cut this record
+        // before it is published.)
+        let seen = self.log.inner.truncations_seen();
         let len = self.len;
         let claim = self.claim();
         let fields = RecordFields {
@@ -438,7 +446,7 @@ impl<'a> Reservation<'a> {
             .take()
             .expect("a live reservation holds its claim");
         let lsn = self.log.inner.complete(claim)?;
-        self.log.after_append(lsn)?;
+        self.log.after_append(lsn, seen)?;
         Ok(lsn)
     }
 }

@@ -61,7 +61,9 @@ pub enum Error {
     /// The `Options` (or an argument) break a documented limit.
     InvalidOptions(String),
     /// `truncate_back` removed records an iterator or tailer had already read or was
-    /// positioned beyond: continuing would splice two histories.
+    /// positioned beyond (continuing would splice two histories), or, from
+    /// `append_durable`, `sync_to` or an append under `SyncPolicy::Always`, the record the
+    /// call was making durable (it is gone, and its LSN may hold another record by now).
     Truncated {
         /// The LSN the iterator was at.
         lsn: Lsn,
@@ -277,7 +279,7 @@ impl fmt::Display for Error {
             Error::InvalidOptions(what) => write!(f, "invalid options: {what}"),
             Error::Truncated { lsn, cut } => write!(
                 f,
-                "the log was truncated at LSN {cut}, below this reader's position {lsn}: the records it read after {cut} are gone; start a new iterator from {cut}"
+                "the log was truncated at LSN {cut}, which removed LSN {lsn}: the records from {cut} on are gone (an iterator starts again from {cut})"
             ),
             Error::Deadlock(what) => write!(
                 f,

@@ -461,13 +461,20 @@ impl Log {
     /// `Error::ReadOnly`, `Error::Poisoned`, or the `Error::Io` of the failed sync (which
     /// poisons the log).
     pub fn sync(&self) -> Result<Lsn> {
-        // Records whose append returned, even if an earlier append still runs.
-        let target = {
-            let w = self.inner.lock_writer()?;
-            w.pending.completed_next().unwrap_or(self.next_lsn())
-        };
-        self.inner.sync_until(target)?;
-        Ok(self.durable_lsn())
+        loop {
+            let seen = self.inner.truncations_seen();
+            // Records whose append returned, even if an earlier append still runs.
+            let target = {
+                let w = self.inner.lock_writer()?;
+                w.pending.completed_next().unwrap_or(self.next_lsn())
+            };
+            match self.inner.sync_until(target, seen) {
+                // A concurrent `truncate_back` removed some of them: sync what is left.
+                Err(Error::Truncated { .. }) => continue,
+                result => result?,
+            }
+            return Ok(self.durable_lsn());
+        }
     }
 
     /// Returns once every record up to and including `lsn` is durable. Concurrent callers
@@ -476,6 +483,7 @@ impl Log {
     /// # Errors
     /// As `sync`, and `Error::LsnOutOfRange` if `lsn` has not been appended.
     pub fn sync_to(&self, lsn: Lsn) -> Result<()> {
+        let seen = self.inner.truncations_seen();
         let mut next = self.next_lsn();
         if lsn >= next {
             // Appended, but an earlier append may still be running: the writer knows.
@@ -490,7 +498,7 @@ impl Log {
                 next,
             });
         }
-        self.inner.sync_until(lsn + 1)
+        self.inner.sync_until(lsn + 1, seen)
     }
 
     /// An iterator over every record, from `first_lsn()`.
@@ -609,7 +617,16 @@ impl Log {
         // holds a reservation may be syncing an earlier record, and must not wait for
         // this call while this call waits for its reservation.
         let (_sync, mut w) = loop {
-            drop(inner.wait_for_writers(lock(writer), "truncate_back")?);
+            let w = inner.wait_for_writers(lock(writer), "truncate_back")?;
+            // Nothing in flight now: take the sync lock without letting go of the writer
+            // lock if it is free (a try never waits, so the lock order holds), or else
+            // wait for it and look again.
+            match inner.sync_lock.try_lock() {
+                Ok(sync) => break (sync, w),
+                Err(std::sync::TryLockError::Poisoned(p)) => break (p.into_inner(), w),
+                Err(std::sync::TryLockError::WouldBlock) => {}
+            }
+            drop(w);
             let sync = lock(&inner.sync_lock);
             let w = lock(writer);
             if w.pending.is_empty() {
@@ -757,9 +774,11 @@ fn spawn_flusher(inner: Weak<Inner>, every: Duration) -> JoinHandle<()> {
                     return;
                 }
             }
+            let seen = log.truncations_seen();
             let target = log.next_lsn.load(Ordering::Acquire);
-            // A failure poisons the log; appenders see it on their next call.
-            let _ = log.sync_until(target);
+            // A failure poisons the log; appenders see it on their next call. (A
+            // `truncate_back` meanwhile: the next round syncs what is left.)
+            let _ = log.sync_until(target, seen);
         })
         .expect("spawn the mmlog flusher thread")
 }
@@ -860,9 +879,14 @@ impl Inner {
     /// (group commit): one caller, the leader, syncs everything published so far while the
     /// others wait; when it is done, every waiter whose record it covered returns, and one
     /// of the rest leads the next sync.
-    pub(crate) fn sync_until(&self, target: Lsn) -> Result<()> {
+    ///
+    /// `seen` is `truncations_seen()` from before the records below `target` were known
+    /// to the caller: if a `truncate_back` since then removed any of them, this returns
+    /// `Error::Truncated` (the LSNs may even hold other records by now).
+    pub(crate) fn sync_until(&self, target: Lsn, seen: u64) -> Result<()> {
         self.writer()?;
         self.check_poisoned()?;
+        self.check_not_cut(seen, target)?;
         if self.durable_lsn.load(Ordering::Acquire) >= target {
             return Ok(());
         }
@@ -873,6 +897,7 @@ impl Inner {
         let mut g = lock(group);
         loop {
             self.check_poisoned()?;
+            self.check_not_cut(seen, target)?;
             if self.durable_lsn.load(Ordering::Acquire) >= target {
                 return Ok(());
             }
@@ -890,14 +915,17 @@ impl Inner {
                 }
                 // Covered: return without the group lock. (The leader has reset
                 // `waiting`: each wait counts once.)
-                if self.durable_lsn.load(Ordering::Acquire) >= target {
+                if self.durable_lsn.load(Ordering::Acquire) >= target
+                    && self.check_not_cut(seen, target).is_ok()
+                {
                     return Ok(());
                 }
                 g = lock(group);
                 continue;
             }
             g.busy = true;
-            let concurrent = g.waiting > 0 || g.last_batch > 1;
+            // Others took part in the last sync (or appended records into it).
+            let concurrent = g.population > 1 || g.last_batch > 1;
             drop(g);
             let result = {
                 // Hands leadership back (with the size of its batch) and wakes the waiters
@@ -990,6 +1018,29 @@ impl Inner {
             // Taking the group lock orders this after the leader's check or its wait.
             drop(lock(&self.group));
             self.gathered.notify_one();
+        }
+    }
+
+    /// `truncate_back` calls so far. Taken before an append or a sync, it lets the sync
+    /// tell whether its records were removed meanwhile (see `sync_until`).
+    pub(crate) fn truncations_seen(&self) -> u64 {
+        self.truncation_count.load(Ordering::Acquire)
+    }
+
+    /// `Error::Truncated` if a `truncate_back` after the first `seen` cut the log below
+    /// `target` (an atomic load when there was none).
+    fn check_not_cut(&self, seen: u64, target: Lsn) -> Result<()> {
+        if self.truncation_count.load(Ordering::Acquire) == seen {
+            return Ok(());
+        }
+        let cuts = lock(&self.truncations);
+        let start = usize::try_from(seen).unwrap_or(usize::MAX);
+        match cuts.get(start..).and_then(|c| c.iter().copied().min()) {
+            Some(cut) if cut < target => Err(Error::Truncated {
+                lsn: target - 1,
+                cut,
+            }),
+            _ => Ok(()),
         }
     }
 

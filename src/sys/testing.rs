@@ -93,13 +93,15 @@ pub(crate) fn note_whole(path: &Path, file: &File) {
     });
 }
 
-/// `len` bytes at `offset`, through `file`, or through `path` if `file` is write-only.
-/// A failure is a panic: a missing event would make the test's disk wrong.
+/// `len` bytes at `offset`, through `file`, or, if `file` is write-only, through a new
+/// descriptor for the same open file (`/proc/self/fd`, not the path: it may name another
+/// file by now). A failure is a panic: a missing event would make the test's disk wrong.
 fn read_at(path: &Path, file: &File, offset: u64, len: u64) -> Option<Vec<u8>> {
+    use std::os::fd::AsRawFd;
     let mut bytes = vec![0u8; usize::try_from(len).ok()?];
     if file.read_exact_at(&mut bytes, offset).is_err() {
-        let reader = File::open(path)
-            .unwrap_or_else(|e| panic!("testing: open {} to record a sync: {e}", path.display()));
+        let reader = File::open(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .unwrap_or_else(|e| panic!("testing: reopen {} to record a sync: {e}", path.display()));
         reader
             .read_exact_at(&mut bytes, offset)
             .unwrap_or_else(|e| panic!("testing: read {} to record a sync: {e}", path.display()));

@@ -289,27 +289,46 @@ fn waiting_on_your_own_reservation_is_an_error_not_a_hang() {
     );
 }
 
+/// Ends the test process (a hang fails the run instead of stalling it) unless dropped
+/// within `secs` seconds; dropped on panic too, so an ordinary failure stays one.
+struct Watchdog(Arc<AtomicBool>);
+
+impl Watchdog {
+    fn start(secs: u64, what: &'static str) -> Watchdog {
+        let done = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&done);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(secs));
+            if !flag.load(Ordering::Acquire) {
+                eprintln!("watchdog: {what} (after {secs} s)");
+                std::process::exit(101);
+            }
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// `truncate_back` on one thread waits for a reservation held by another; the holder syncs
 /// an earlier record before it commits. The sync must not wait for `truncate_back` (which
 /// once held the sync lock while waiting: a deadlock). A watchdog ends the test process
-/// if it hangs.
+/// if it hangs. (The 200 ms pause lets `truncate_back` start waiting first; were it late,
+/// the test would pass without testing the case.)
 #[test]
 fn a_reservation_holder_can_sync_while_truncate_back_waits_for_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = Arc::new(Log::open(dir.path(), small()).expect("open"));
     log.append(b"zero").expect("append");
     log.append(b"one").expect("append");
-    let done = Arc::new(AtomicBool::new(false));
-    {
-        let done = Arc::clone(&done);
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(60));
-            if !done.load(Ordering::Acquire) {
-                eprintln!("a reservation holder's sync waited for truncate_back: deadlock");
-                std::process::exit(101);
-            }
-        });
-    }
+    let _watchdog = Watchdog::start(
+        60,
+        "a reservation holder's sync waited for truncate_back: deadlock",
+    );
     let mut r = log.reserve(3).expect("reserve");
     r.copy_from_slice(b"two");
     let truncate = {
@@ -325,8 +344,78 @@ fn a_reservation_holder_can_sync_while_truncate_back_waits_for_it() {
         .join()
         .expect("truncate_back thread")
         .expect("truncate_back");
-    done.store(true, Ordering::Release);
     assert_eq!(read_all(&log), vec![(0, b"zero".to_vec())]);
+}
+
+/// `truncate_back` removes records that other threads are making durable. A durable
+/// append whose record was removed returns `Error::Truncated`; one that returns `Ok` has
+/// its record at its LSN (checked when no `truncate_back` ran meanwhile); nothing spins or
+/// hangs (a sync whose target was cut away once looped forever). A watchdog ends the test
+/// process if it hangs.
+#[test]
+fn durable_appends_racing_truncate_back_never_hang_or_lie() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = Log::open(dir.path(), small().durability(Durability::Fdatasync)).expect("open");
+    let _watchdog = Watchdog::start(60, "a durable append racing truncate_back hung");
+    let started = AtomicU64::new(0);
+    let finished = AtomicU64::new(0);
+    let stop = AtomicBool::new(false);
+    let (oks, cut_off) = std::thread::scope(|s| {
+        let appenders: Vec<_> = (0..2u32)
+            .map(|t| {
+                let (log, started, finished) = (&log, &started, &finished);
+                s.spawn(move || {
+                    let (mut oks, mut cut_off) = (0u64, 0u64);
+                    for i in 0..150u32 {
+                        let p = payload(t, i, 40);
+                        let before = started.load(Ordering::SeqCst);
+                        match log.append_durable(&p) {
+                            Ok(lsn) => {
+                                let record = log.iter_from(lsn).next();
+                                let quiet = started.load(Ordering::SeqCst) == before
+                                    && finished.load(Ordering::SeqCst) == before;
+                                if quiet {
+                                    let record = record
+                                        .expect("a durable record is there")
+                                        .expect("it reads back");
+                                    assert_eq!(record.payload(), &p[..], "LSN {lsn}");
+                                    assert!(log.durable_lsn() > lsn, "LSN {lsn} is durable");
+                                }
+                                oks += 1;
+                            }
+                            Err(Error::Truncated { .. }) => cut_off += 1,
+                            Err(e) => panic!("append_durable: {e}"),
+                        }
+                    }
+                    (oks, cut_off)
+                })
+            })
+            .collect();
+        let truncator = s.spawn(|| {
+            let mut rng = Rng::new(0x7a7a);
+            while !stop.load(Ordering::SeqCst) {
+                let next = log.next_lsn();
+                let lsn = next.saturating_sub(rng.below(3)).max(log.first_lsn());
+                started.fetch_add(1, Ordering::SeqCst);
+                let result = log.truncate_back(lsn);
+                finished.fetch_add(1, Ordering::SeqCst);
+                match result {
+                    Ok(()) | Err(Error::LsnOutOfRange { .. }) => {}
+                    Err(e) => panic!("truncate_back({lsn}): {e}"),
+                }
+                std::thread::sleep(Duration::from_micros(rng.below(300)));
+            }
+        });
+        let totals = appenders
+            .into_iter()
+            .map(|a| a.join().expect("appender"))
+            .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+        stop.store(true, Ordering::SeqCst);
+        truncator.join().expect("truncator");
+        totals
+    });
+    assert_eq!(oks + cut_off, 300, "every call returned");
+    println!("durable appends racing truncate_back: {oks} durable, {cut_off} cut off");
 }
 
 #[test]
