@@ -148,7 +148,8 @@ impl Log {
     /// Appends one record and returns once it is durable.
     ///
     /// # Errors
-    /// As `append` and `sync_to`.
+    /// As `append` and `sync_to`: `Error::Truncated` if a concurrent `truncate_back`
+    /// removed the record before it was durable.
     pub fn append_durable(&self, payload: &[u8]) -> Result<Lsn> {
         let seen = self.inner.truncations_seen();
         let lsn = self.append(payload)?;

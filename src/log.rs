@@ -481,7 +481,9 @@ impl Log {
     /// share syncs.
     ///
     /// # Errors
-    /// As `sync`, and `Error::LsnOutOfRange` if `lsn` has not been appended.
+    /// As `sync`; `Error::LsnOutOfRange` if `lsn` has not been appended;
+    /// `Error::Truncated` if a concurrent `truncate_back` removed `lsn` before it was
+    /// durable.
     pub fn sync_to(&self, lsn: Lsn) -> Result<()> {
         let seen = self.inner.truncations_seen();
         let mut next = self.next_lsn();
