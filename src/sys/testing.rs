@@ -25,6 +25,12 @@ pub enum SyncEvent {
         /// The file's content when the sync started.
         bytes: Vec<u8>,
     },
+    /// The directory's entries were made durable (an fsync of the directory): its names
+    /// and their inodes, as listed when the fsync started.
+    Dir {
+        /// Name and inode of each entry.
+        names: Vec<(String, u64)>,
+    },
     /// The pages holding `bytes` at `offset` were made durable (`msync` of a range); the
     /// bytes are as they were when the sync started.
     Range {
@@ -125,4 +131,25 @@ pub(crate) fn note_range(path: &Path, file: &File, start: u64, end: u64, page: u
             bytes,
         })
     });
+}
+
+/// Before an fsync of directory `dir`: records its entries.
+pub(crate) fn note_dir(dir: &Path) {
+    use std::os::unix::fs::DirEntryExt;
+    if ACTIVE.load(Ordering::Acquire) == 0 {
+        return;
+    }
+    let mut dirs = dirs();
+    let Some((_, events)) = dirs.iter_mut().find(|(d, _)| d == dir) else {
+        return;
+    };
+    let entries = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("testing: list {} to record a sync: {e}", dir.display()));
+    let names = entries
+        .map(|e| {
+            let e = e.unwrap_or_else(|e| panic!("testing: list {}: {e}", dir.display()));
+            (e.file_name().to_string_lossy().into_owned(), e.ino())
+        })
+        .collect();
+    events.push(SyncEvent::Dir { names });
 }

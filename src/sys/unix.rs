@@ -58,6 +58,7 @@ fn posix_fallocate(file: &File, len: libc::off_t) -> i32 {
 
 /// fsyncs a directory, so that file creations, renames and deletions in it are durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
+    super::testing::note_dir(dir);
     let handle = File::open(dir).map_err(io_error("open directory", dir))?;
     handle.sync_all().map_err(io_error("fsync directory", dir))
 }
