@@ -893,8 +893,10 @@ impl Inner {
             return Ok(());
         }
         // The leader syncs what is published: a record still being written by an earlier
-        // append would not be covered.
-        self.wait_published(target)?;
+        // append would not be covered. (A `truncate_back` meanwhile that removed the
+        // target is reported as such, not as an LSN out of range.)
+        self.wait_published(target)
+            .map_err(|e| self.check_not_cut(seen, target).err().unwrap_or(e))?;
         let group = &self.group;
         let mut g = lock(group);
         loop {

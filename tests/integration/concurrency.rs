@@ -368,18 +368,25 @@ fn durable_appends_racing_truncate_back_never_hang_or_lie() {
                     let (mut oks, mut cut_off) = (0u64, 0u64);
                     for i in 0..150u32 {
                         let p = payload(t, i, 40);
-                        let before = started.load(Ordering::SeqCst);
+                        // No `truncate_back` in flight at the start, none started since.
+                        let before = (
+                            finished.load(Ordering::SeqCst),
+                            started.load(Ordering::SeqCst),
+                        );
                         match log.append_durable(&p) {
                             Ok(lsn) => {
                                 let record = log.iter_from(lsn).next();
-                                let quiet = started.load(Ordering::SeqCst) == before
-                                    && finished.load(Ordering::SeqCst) == before;
-                                if quiet {
+                                let durable = log.durable_lsn();
+                                let after = (
+                                    finished.load(Ordering::SeqCst),
+                                    started.load(Ordering::SeqCst),
+                                );
+                                if before.0 == before.1 && after == before {
                                     let record = record
                                         .expect("a durable record is there")
-                                        .expect("it reads back");
+                                        .unwrap_or_else(|e| panic!("LSN {lsn} reads back: {e}"));
                                     assert_eq!(record.payload(), &p[..], "LSN {lsn}");
-                                    assert!(log.durable_lsn() > lsn, "LSN {lsn} is durable");
+                                    assert!(durable > lsn, "LSN {lsn} is durable");
                                 }
                                 oks += 1;
                             }
@@ -391,6 +398,14 @@ fn durable_appends_racing_truncate_back_never_hang_or_lie() {
                 })
             })
             .collect();
+        // Stops the truncator even if an appender panics (or the scope would wait forever).
+        struct Stop<'a>(&'a AtomicBool);
+        impl Drop for Stop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let stop_on_exit = Stop(&stop);
         let truncator = s.spawn(|| {
             let mut rng = Rng::new(0x7a7a);
             while !stop.load(Ordering::SeqCst) {
@@ -410,7 +425,7 @@ fn durable_appends_racing_truncate_back_never_hang_or_lie() {
             .into_iter()
             .map(|a| a.join().expect("appender"))
             .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
-        stop.store(true, Ordering::SeqCst);
+        drop(stop_on_exit);
         truncator.join().expect("truncator");
         totals
     });
