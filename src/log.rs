@@ -888,8 +888,7 @@ impl Inner {
     pub(crate) fn sync_until(&self, target: Lsn, seen: u64) -> Result<()> {
         self.writer()?;
         self.check_poisoned()?;
-        self.check_not_cut(seen, target)?;
-        if self.durable_lsn.load(Ordering::Acquire) >= target {
+        if self.covered(seen, target)? {
             return Ok(());
         }
         // The leader syncs what is published: a record still being written by an earlier
@@ -901,8 +900,7 @@ impl Inner {
         let mut g = lock(group);
         loop {
             self.check_poisoned()?;
-            self.check_not_cut(seen, target)?;
-            if self.durable_lsn.load(Ordering::Acquire) >= target {
+            if self.covered(seen, target)? {
                 return Ok(());
             }
             if g.busy {
@@ -919,9 +917,7 @@ impl Inner {
                 }
                 // Covered: return without the group lock. (The leader has reset
                 // `waiting`: each wait counts once.)
-                if self.durable_lsn.load(Ordering::Acquire) >= target
-                    && self.check_not_cut(seen, target).is_ok()
-                {
+                if let Ok(true) = self.covered(seen, target) {
                     return Ok(());
                 }
                 g = lock(group);
@@ -1046,6 +1042,13 @@ impl Inner {
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Whether every record below `target` is durable; `Error::Truncated` if one was cut
+    /// since `seen` (see `sync_until`).
+    fn covered(&self, seen: u64, target: Lsn) -> Result<bool> {
+        self.check_not_cut(seen, target)?;
+        Ok(self.durable_lsn.load(Ordering::Acquire) >= target)
     }
 
     /// Published records not yet durable.
@@ -1301,20 +1304,14 @@ fn cut_segment(segment: &Segment, lsn: Lsn, end: u64, durable: Lsn, epoch: u32) 
         file.write_all_at(&slot, *at)
             .map_err(io_error("write durable mark", path))?;
     }
-    sync_file(&file, path)?;
+    sys::fdatasync(&file, path)?;
     let points: Vec<IndexPoint> = segment
         .index_points()
         .into_iter()
         .filter(|p| p.offset < end)
         .collect();
     write_trailer(&file, path, &segment.meta, &points, lsn, end)?;
-    sync_file(&file, path)
-}
-
-/// `fdatasync` of a segment file written through `file`.
-fn sync_file(file: &File, path: &Path) -> Result<()> {
-    sys::testing::note_whole(path, file);
-    file.sync_data().map_err(io_error("fdatasync", path))
+    sys::fdatasync(&file, path)
 }
 
 fn write_trailer(
@@ -1464,7 +1461,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                 // cache of a writer that died. Make it durable before exposing it.
                 if t.next_lsn > plan.durable_mark {
                     let file = File::open(path).map_err(io_error("open segment", path))?;
-                    sync_file(&file, path)?;
+                    sys::fdatasync(&file, path)?;
                 }
             }
             SegmentPlan::Repair(scan) => {
@@ -1473,7 +1470,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                     .open(path)
                     .map_err(io_error("open segment", path))?;
                 write_trailer(&file, path, meta, &scan.index, scan.next_lsn, scan.end)?;
-                sync_file(&file, path)?;
+                sys::fdatasync(&file, path)?;
                 repaired += 1;
             }
             SegmentPlan::Active {
@@ -1500,7 +1497,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                 }
                 // The kept records first, the mark after: a mark must never reach the
                 // disk before the records it vouches for.
-                sync_file(&file, path)?;
+                sys::fdatasync(&file, path)?;
                 for (k, at) in format::DURABLE_SLOT_OFFSETS.iter().enumerate() {
                     let slot = format::SlotMeta {
                         mark: scan.next_lsn,
@@ -1511,7 +1508,7 @@ fn apply(dir: &Path, probes: &[Probe], plan: &Plan, epoch: u32) -> Result<usize>
                     file.write_all_at(&slot, *at)
                         .map_err(io_error("write durable mark", path))?;
                 }
-                sync_file(&file, path)?;
+                sys::fdatasync(&file, path)?;
             }
         }
     }

@@ -113,8 +113,7 @@ impl Spare {
         if durability == Durability::Fdatasync {
             populate(&self.map, 0, self.len, stop);
             if !stop.load(Ordering::Relaxed) {
-                sys::testing::note_whole(&self.path, &self.file);
-                let _ = self.file.sync_data();
+                let _ = sys::fdatasync(&self.file, &self.path);
             }
         } else {
             // With msync only the first stretch: the log's prefault thread keeps a window
@@ -593,12 +592,7 @@ impl Segment {
                     .flush_range(offset, len)
                     .map_err(io_error("msync", &self.path))
             }
-            Durability::Fdatasync => {
-                sys::testing::note_whole(&self.path, &self.file);
-                self.file
-                    .sync_data()
-                    .map_err(io_error("fdatasync", &self.path))
-            }
+            Durability::Fdatasync => sys::fdatasync(&self.file, &self.path),
             #[cfg(feature = "io-uring")]
             Durability::IoUring => Err(Error::Unsupported(
                 "Durability::IoUring is not implemented yet".into(),

@@ -10,7 +10,7 @@ mod unix;
 pub(crate) use notify::Notify;
 
 pub(crate) use unix::{
-    data_extents, fsync_dir, futex_wait, futex_wait_private, futex_wake_all,
+    data_extents, fdatasync, fsync_dir, futex_wait, futex_wait_private, futex_wake_all,
     futex_wake_all_private, preallocate,
 };
 

@@ -74,26 +74,27 @@ pub fn take_syncs(dir: &Path) -> Vec<SyncEvent> {
         .unwrap_or_default()
 }
 
-fn note(path: &Path, file: &File, event: impl FnOnce(u64) -> Option<SyncEvent>) {
+/// Records `event(inode, length)` of `file` if a test registered a directory holding
+/// `path`.
+fn note(path: &Path, file: &File, event: impl FnOnce(u64, u64) -> Option<SyncEvent>) {
     if ACTIVE.load(Ordering::Acquire) == 0 {
         return;
     }
     let Ok(meta) = file.metadata() else { return };
     let mut dirs = dirs();
     if let Some((_, events)) = dirs.iter_mut().find(|(d, _)| path.starts_with(d)) {
-        if let Some(e) = event(meta.ino()) {
+        if let Some(e) = event(meta.ino(), meta.len()) {
             events.push(e);
         }
     }
 }
 
 pub(crate) fn note_created(path: &Path, file: &File) {
-    note(path, file, |ino| Some(SyncEvent::Created { ino }));
+    note(path, file, |ino, _| Some(SyncEvent::Created { ino }));
 }
 
 pub(crate) fn note_whole(path: &Path, file: &File) {
-    note(path, file, |ino| {
-        let len = file.metadata().ok()?.len();
+    note(path, file, |ino, len| {
         let bytes = read_at(path, file, 0, len)?;
         Some(SyncEvent::Whole { ino, bytes })
     });
@@ -118,12 +119,9 @@ fn read_at(path: &Path, file: &File, offset: u64, len: u64) -> Option<Vec<u8>> {
 /// Before an msync of `[start, end)`: records the whole pages it covers, read through the
 /// file (the page cache the mapping shares).
 pub(crate) fn note_range(path: &Path, file: &File, start: u64, end: u64, page: u64) {
-    note(path, file, |ino| {
+    note(path, file, |ino, len| {
         let from = start - start % page;
-        let to = end
-            .div_ceil(page)
-            .saturating_mul(page)
-            .min(file.metadata().ok()?.len());
+        let to = end.div_ceil(page).saturating_mul(page).min(len);
         let bytes = read_at(path, file, from, to.checked_sub(from)?)?;
         Some(SyncEvent::Range {
             ino,

@@ -56,6 +56,13 @@ fn posix_fallocate(file: &File, len: libc::off_t) -> i32 {
     unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) }
 }
 
+/// `fdatasync` of the segment file `file` (named `path` in errors), recorded for tests
+/// (see `testing`).
+pub(crate) fn fdatasync(file: &File, path: &Path) -> Result<()> {
+    super::testing::note_whole(path, file);
+    file.sync_data().map_err(io_error("fdatasync", path))
+}
+
 /// fsyncs a directory, so that file creations, renames and deletions in it are durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     super::testing::note_dir(dir);
@@ -147,14 +154,19 @@ pub(crate) fn futex_wait(
     std::thread::sleep(timeout.min(std::time::Duration::from_millis(1)));
 }
 
-/// Without futexes: a very short sleep (the caller re-checks; see `futex_wait`).
+/// Without futexes: a very short sleep (its callers, group-commit waiters, wait about a
+/// sync's time).
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn futex_wait_private(
-    _word: &std::sync::atomic::AtomicU32,
-    _expected: u32,
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
     timeout: std::time::Duration,
 ) {
-    std::thread::sleep(timeout.min(std::time::Duration::from_micros(50)));
+    futex_wait(
+        word,
+        expected,
+        timeout.min(std::time::Duration::from_micros(50)),
+    );
 }
 
 /// Without futexes: nothing to wake (waiters poll).
@@ -163,7 +175,9 @@ pub(crate) fn futex_wake_all(_word: &std::sync::atomic::AtomicU32) {}
 
 /// Without futexes: nothing to wake (waiters poll).
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn futex_wake_all_private(_word: &std::sync::atomic::AtomicU32) {}
+pub(crate) fn futex_wake_all_private(word: &std::sync::atomic::AtomicU32) {
+    futex_wake_all(word);
+}
 
 /// The data extents of `file` below `len`, as `[start, end)` ranges, found with
 /// `SEEK_DATA`/`SEEK_HOLE`: preallocated but never-written blocks are holes, so reading
