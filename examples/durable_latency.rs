@@ -17,7 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or_else(|| "/tmp/mmlog-durable".into());
     let _ = std::fs::remove_dir_all(&base);
     std::fs::create_dir_all(&base)?;
-    for durability in [Durability::Msync, Durability::Fdatasync] {
+    #[allow(unused_mut)]
+    let mut durabilities = vec![Durability::Msync, Durability::Fdatasync];
+    #[cfg(feature = "io-uring")]
+    durabilities.push(Durability::IoUring);
+    for durability in durabilities {
         let dir = format!("{base}/{durability:?}");
         let log = Log::open(&dir, Options::default().durability(durability))?;
         std::thread::sleep(Duration::from_millis(300));

@@ -43,8 +43,9 @@
 //! # Features
 //! - `cli` (default): the `mmlog` command-line tool. Embedders use
 //!   `default-features = false` and pull no CLI dependencies.
-//! - `io-uring` (Linux): adds `Durability::IoUring`. Not implemented yet: opening a log
-//!   with it returns `Error::Unsupported`.
+//! - `io-uring` (Linux): adds `Durability::IoUring`, syncs through io_uring (linked
+//!   fsyncs, one submission per sync). Where io_uring is missing or refused, opening a
+//!   writable log with it returns `Error::Unsupported`.
 //!
 //! # Platform
 //! Linux and other Unix systems with a local file system (ext4, xfs, ...). Not for network

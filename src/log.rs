@@ -247,10 +247,8 @@ impl Log {
             });
         }
         #[cfg(feature = "io-uring")]
-        if options.durability == Durability::IoUring {
-            return Err(Error::Unsupported(
-                "Durability::IoUring is not implemented in this version of mmlog; use Msync or Fdatasync".into(),
-            ));
+        if options.durability == Durability::IoUring && writable {
+            check_io_uring()?;
         }
         let lock_file = if writable {
             Some(dir::lock(&dir)?)
@@ -416,7 +414,9 @@ impl Log {
             options,
         });
         if let Some(w) = &inner.writer {
-            if inner.options.durability == Durability::Msync {
+            // Ranged syncs (msync, io_uring) keep a window faulted in ahead of the writer;
+            // fdatasync, which writes every dirty page, gets whole prefaulted spares.
+            if inner.options.durability != Durability::Fdatasync {
                 lock(w).prefault = Some(spawn_prefaulter(Arc::downgrade(&inner)));
             }
             let notify = sys::Notify::create(&inner.dir)?;
@@ -724,7 +724,7 @@ fn next_epoch(max: u32) -> Result<u32> {
     })
 }
 
-/// The prefault thread (`Durability::Msync`): keeps pages faulted in for writing a window
+/// The prefault thread (`Durability::Msync` and `IoUring`): keeps pages faulted in for writing a window
 /// ahead of the writer, so appends do not take page faults, without dirtying whole
 /// segments of zero pages. It looks every millisecond while the writer moves, backing off
 /// to 50 ms while it does not, and stops at close. It also carries a durable mark to disk
@@ -1086,6 +1086,15 @@ impl Inner {
                     source: std::io::Error::from_raw_os_error(libc::EIO),
                 });
             }
+            let header = mark.synced_at.elapsed() >= MARK_EVERY;
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            if durability == Durability::IoUring {
+                self.sync_linked(&sealed, dir_dirty, &active, header)?;
+                if header {
+                    mark.synced_at = Instant::now();
+                }
+                return Ok(());
+            }
             // Older segments first: a record is durable only when everything before it is.
             for segment in &sealed {
                 segment.sync(durability, true)?;
@@ -1093,7 +1102,6 @@ impl Inner {
             if dir_dirty {
                 sys::fsync_dir(&self.dir)?;
             }
-            let header = mark.synced_at.elapsed() >= MARK_EVERY;
             active.sync(durability, header)?;
             if header {
                 mark.synced_at = Instant::now();
@@ -1117,6 +1125,46 @@ impl Inner {
         mark.pending = true;
         // Durable-only tailers wait for this.
         self.wake_tailers();
+        Ok(())
+    }
+
+    /// `sync_published` through io_uring: the same syncs, in the same order, as one
+    /// linked submission.
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    fn sync_linked(
+        &self,
+        sealed: &[Arc<Segment>],
+        dir_dirty: bool,
+        active: &Segment,
+        header: bool,
+    ) -> Result<()> {
+        let mut ends = Vec::with_capacity(sealed.len() + 1);
+        let mut ops = Vec::with_capacity(sealed.len() + 2);
+        for segment in sealed {
+            let (from, upto, end) = segment.sync_span(true);
+            ops.push(segment.ring_fsync(from, upto));
+            ends.push(end);
+        }
+        let dir = if dir_dirty {
+            sys::testing::note_dir(&self.dir);
+            Some(File::open(&self.dir).map_err(io_error("open directory", &self.dir))?)
+        } else {
+            None
+        };
+        if let Some(dir) = &dir {
+            ops.push(sys::uring::Fsync {
+                file: dir,
+                path: &self.dir,
+                range: None,
+            });
+        }
+        let (from, upto, end) = active.sync_span(header);
+        ops.push(active.ring_fsync(from, upto));
+        sys::uring::fsync_all(&ops)?;
+        for (segment, end) in sealed.iter().zip(ends) {
+            segment.synced(end);
+        }
+        active.synced(end);
         Ok(())
     }
 
@@ -1443,6 +1491,17 @@ impl recovery::Bytes for FileBytes {
         let start = usize::try_from(offset - self.base).unwrap_or(usize::MAX);
         Ok(self.window.get(start..).unwrap_or(&[]))
     }
+}
+
+/// `Error::Unsupported` unless `Durability::IoUring` can work here.
+#[cfg(feature = "io-uring")]
+fn check_io_uring() -> Result<()> {
+    #[cfg(target_os = "linux")]
+    return sys::uring::check();
+    #[cfg(not(target_os = "linux"))]
+    return Err(Error::Unsupported(
+        "Durability::IoUring: io_uring exists only on Linux".into(),
+    ));
 }
 
 /// Applies a recovery plan: removes segments after the cut, rewrites lost trailers, zeroes

@@ -31,7 +31,13 @@ pub enum Durability {
     Msync,
     /// `fdatasync` of the segment file.
     Fdatasync,
-    /// io_uring linked write + fsync (feature `io-uring`, Linux only).
+    /// io_uring (feature `io-uring`, Linux only): each sync is one submission of linked
+    /// fsync operations, ranged data syncs of the same pages an msync covers, for every
+    /// file the sync involves (older segments still waiting, the directory, the active
+    /// segment), in order; one `io_uring_enter` per sync. The records reach the page cache
+    /// through the mapping, so no write is submitted. Opening a writable log with it
+    /// returns `Error::Unsupported` where io_uring is missing or refused (old kernel,
+    /// `kernel.io_uring_disabled`, seccomp).
     #[cfg(feature = "io-uring")]
     IoUring,
 }

@@ -70,7 +70,7 @@ pub(crate) struct Spare {
     prefaulted: u64,
 }
 
-/// How far ahead of the writer (with `Durability::Msync`) pages are faulted in.
+/// How far ahead of the writer (with ranged syncs: msync, io_uring) pages are faulted in.
 pub(crate) const PREFAULT_AHEAD: u64 = 8 << 20;
 
 impl Spare {
@@ -593,19 +593,29 @@ impl Segment {
                     .map_err(io_error("msync", &self.path))
             }
             Durability::Fdatasync => sys::fdatasync(&self.file, &self.path),
-            #[cfg(feature = "io-uring")]
+            #[cfg(all(feature = "io-uring", target_os = "linux"))]
+            Durability::IoUring => sys::uring::fsync_all(&[self.ring_fsync(start, end)]),
+            #[cfg(all(feature = "io-uring", not(target_os = "linux")))]
             Durability::IoUring => Err(Error::Unsupported(
-                "Durability::IoUring is not implemented yet".into(),
+                "Durability::IoUring: io_uring exists only on Linux".into(),
             )),
         }
     }
 
-    /// Syncs everything appended, and the header page (with its durable mark) if `header`
-    /// or the segment is sealed; returns the offset now durable. Without the header page
-    /// an msync covers only the pages written since the last sync: one page write fewer
-    /// per small sync, about a fifth of its time here (the header page is dirty after every
-    /// sync: it holds the mark and the live area).
-    pub(crate) fn sync(&self, durability: Durability, header: bool) -> Result<u64> {
+    /// The io_uring data sync of `[start, end)` (recorded for tests like an msync: the
+    /// kernel syncs the same range either way).
+    #[cfg(all(feature = "io-uring", target_os = "linux"))]
+    pub(crate) fn ring_fsync(&self, start: u64, end: u64) -> sys::uring::Fsync<'_> {
+        sys::testing::note_range(&self.path, &self.file, start, end, format::PAGE_LEN);
+        sys::uring::Fsync {
+            file: &self.file,
+            path: &self.path,
+            range: Some((start, end)),
+        }
+    }
+
+    /// What `sync` makes durable: the range to sync, and the offset durable after it.
+    pub(crate) fn sync_span(&self, header: bool) -> (u64, u64, u64) {
         let end = self.committed_end();
         let (from, upto) = if self.is_sealed() {
             (0, self.meta.segment_len)
@@ -615,8 +625,23 @@ impl Segment {
             let synced = self.synced_end.load(Ordering::Acquire).min(end);
             (synced - synced % format::PAGE_LEN, end)
         };
-        self.sync_range(from, upto, durability)?;
+        (from, upto, end)
+    }
+
+    /// Notes that a sync made everything below `end` durable.
+    pub(crate) fn synced(&self, end: u64) {
         self.synced_end.fetch_max(end, Ordering::AcqRel);
+    }
+
+    /// Syncs everything appended, and the header page (with its durable mark) if `header`
+    /// or the segment is sealed; returns the offset now durable. Without the header page
+    /// an msync covers only the pages written since the last sync: one page write fewer
+    /// per small sync, about a fifth of its time here (the header page is dirty after every
+    /// sync: it holds the mark and the live area).
+    pub(crate) fn sync(&self, durability: Durability, header: bool) -> Result<u64> {
+        let (from, upto, end) = self.sync_span(header);
+        self.sync_range(from, upto, durability)?;
+        self.synced(end);
         Ok(end)
     }
 

@@ -6,6 +6,8 @@
 mod notify;
 pub mod testing;
 mod unix;
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub(crate) mod uring;
 
 pub(crate) use notify::Notify;
 

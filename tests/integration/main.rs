@@ -5,6 +5,7 @@ mod cli;
 mod concurrency;
 #[cfg(feature = "cli")]
 mod crash;
+mod dirty_pages;
 mod disk_full;
 mod fixtures;
 mod fuzz_replay;

@@ -990,6 +990,28 @@ fn power_loss_fdatasync() {
     power_loss("fdatasync", Durability::Fdatasync, 2);
 }
 
+/// The same simulation with `Durability::IoUring` (its syncs are recorded like msyncs: the
+/// kernel syncs the same ranges). Skipped, saying so, where io_uring is refused.
+#[cfg(feature = "io-uring")]
+#[test]
+#[cfg_attr(miri, ignore)]
+fn power_loss_io_uring() {
+    let probe = tempfile::tempdir().expect("a temporary directory");
+    match Log::open(
+        probe.path(),
+        Options::default()
+            .segment_size(64 * 1024)
+            .durability(Durability::IoUring),
+    ) {
+        Err(mmlog::Error::Unsupported(why)) => {
+            eprintln!("skipping power_loss_io_uring: {why}");
+            return;
+        }
+        other => drop(other.expect("open with Durability::IoUring")),
+    }
+    power_loss("io_uring", Durability::IoUring, 3);
+}
+
 /// The smallest case of a torn tail that spans segments: two rotations after the last
 /// sync, and the directory entry of the first new segment is lost while the second one's
 /// reached the disk (nothing was fsynced in between, so the file system may persist them
