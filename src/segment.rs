@@ -742,6 +742,17 @@ impl Segment {
         format::decode_trailer(&bytes, self.seed(), len, self.base_lsn()).ok()?
     }
 
+    /// Whether this segment's file is still the one named by its path (a writer's
+    /// `truncate_back` may delete it and create a new segment under the same name). An
+    /// error (no such file) is `false`.
+    pub(crate) fn is_current_file(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (self.file.metadata(), std::fs::metadata(&self.path)) {
+            (Ok(mine), Ok(named)) => mine.dev() == named.dev() && mine.ino() == named.ino(),
+            _ => false,
+        }
+    }
+
     fn load_index(&self) -> Option<Vec<IndexPoint>> {
         let len = self.meta.segment_len;
         let mut page = vec![0u8; format::TRAILER_LEN];

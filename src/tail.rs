@@ -6,6 +6,7 @@
 //! Each sleep is bounded (`POLL_MAX`), so a missed event (a writer that crashed and
 //! restarted, a new segment) is seen within that time.
 
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,7 +44,7 @@ pub struct Tailer {
 impl Log {
     /// A tailer from `lsn` on: it yields the records from `lsn`, then waits for new ones.
     /// On a read-only `Log`, it follows a writer in another process, across segment
-    /// rotations, `truncate_front`, and writer restarts.
+    /// rotations, `truncate_front`, `truncate_back` and writer restarts.
     pub fn tail_from(&self, lsn: Lsn) -> Tailer {
         Tailer {
             iter: self.iter_from(lsn),
@@ -65,7 +66,10 @@ impl Tailer {
     ///
     /// # Errors
     /// `Error::Corrupt` for a record that fails its checksum, `Error::LsnOutOfRange` if the
-    /// records to read were truncated away, `Error::Io` while following another process.
+    /// records to read were freed by `truncate_front`, `Error::Truncated` if
+    /// `truncate_back` (in this process or, for a read-only `Log`, by the writer in another)
+    /// removed records this tailer had read (a new tailer from the cut goes on),
+    /// `Error::Io` while following another process.
     /// After an error the tailer yields nothing more.
     pub fn next_timeout(&mut self, timeout: Duration) -> Result<Option<Record>> {
         // `None`: no deadline (a timeout too long to represent, such as `Duration::MAX`).
@@ -151,6 +155,7 @@ impl Inner {
             if let Some(t) = segment.read_trailer() {
                 if t.records_end < segment.committed_end() {
                     segment.cut(t.records_end, t.next_lsn);
+                    self.note_cut(t.next_lsn);
                     return Ok(true);
                 }
                 target = t.records_end.min(live_end);
@@ -199,11 +204,59 @@ impl Inner {
         Ok(progress)
     }
 
+    /// For a follower: the writer's `truncate_back` removed every record from `cut` on.
+    /// This reader's view ends there too, and its iterators that had read further say
+    /// `Error::Truncated` (as in the writer's process) instead of splicing two histories.
+    fn note_cut(&self, cut: Lsn) {
+        self.next_lsn.fetch_min(cut, Ordering::AcqRel);
+        self.durable_lsn.fetch_min(cut, Ordering::AcqRel);
+        let mut cuts = self.truncations.lock().unwrap_or_else(|p| p.into_inner());
+        cuts.push(cut);
+        self.truncation_count
+            .store(cuts.len() as u64, Ordering::Release);
+    }
+
+    /// For a follower whose newest segment is sealed: finds what the writer's
+    /// `truncate_back` changed since the last look. It deletes the segments after the cut
+    /// (and may create a new one under the name of the first of them) and rewrites the
+    /// trailer of the segment it cuts: drop the segments that are gone or replaced, then
+    /// lower the newest one kept to its trailer. Called with the segment list locked.
+    fn follow_truncate_back(&self, segments: &mut Vec<Arc<Segment>>, listed: &[(Lsn, PathBuf)]) {
+        let newest_listed = listed.last().map(|(lsn, _)| *lsn);
+        let mut cut = None;
+        while let Some(last) = segments.last() {
+            let base = last.base_lsn();
+            let listed_here = listed.iter().any(|(lsn, _)| *lsn == base);
+            // Only the newest listed name can have been reused.
+            if listed_here && (Some(base) != newest_listed || last.is_current_file()) {
+                break;
+            }
+            cut = Some(base);
+            // Its records stay valid for readers holding them (the mapping holds the file).
+            last.cut(last.committed_end(), last.next_lsn());
+            segments.pop();
+        }
+        if let Some(last) = segments.last() {
+            if let Some(t) = last.read_trailer() {
+                if t.next_lsn < last.next_lsn() {
+                    last.cut(t.records_end, t.next_lsn);
+                    cut = Some(t.next_lsn);
+                }
+            }
+        }
+        if let Some(cut) = cut {
+            self.note_cut(cut);
+        }
+    }
+
     /// Finds segments the writer created (or deleted) since the last look.
     fn discover_segments(&self) -> Result<bool> {
         let listed = dir::list_segments(&self.dir)?;
         let mut progress = false;
         let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
+        let truncations = self.truncation_count.load(Ordering::Acquire);
+        self.follow_truncate_back(&mut segments, &listed);
+        progress |= self.truncation_count.load(Ordering::Acquire) != truncations;
         // `truncate_front` by the writer: drop what no longer exists (records read from
         // them stay valid: they hold their segment).
         if let Some((first_listed, _)) = listed.first() {

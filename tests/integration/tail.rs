@@ -144,3 +144,151 @@ fn durable_only_readers_see_a_record_only_after_a_sync() {
     );
     assert_eq!(writer.iter().durable_only().count(), 4);
 }
+
+/// A follower (a read-only `Log`, as in another process) follows the writer's
+/// `truncate_back`: a tailer that had read removed records says `Error::Truncated`, one
+/// positioned at the cut goes on with the new records, and the follower's view becomes the
+/// writer's log again, never the old records. Three kinds of cut: inside the active
+/// segment, inside an older segment (the active one deleted), and at a segment's first
+/// record (that segment deleted and a new one created under its name).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_follows_truncate_back() {
+    const RECORDS: u64 = 300;
+    let old = |i: u64| format!("old-{i}-{}", "o".repeat(700)).into_bytes();
+    let new = |i: u64| format!("new-{i}-{}", "n".repeat(600)).into_bytes();
+    let next = |t: &mut mmlog::Tailer| t.next_timeout(Duration::from_secs(10));
+    for kind in [
+        "inside the active segment",
+        "inside an older segment",
+        "at a segment base",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = open(dir.path());
+        for i in 0..RECORDS {
+            writer.append(&old(i)).unwrap();
+        }
+        writer.sync().unwrap();
+        let segments = writer.stats().segments;
+        assert!(segments.len() >= 4, "{kind}: {} segments", segments.len());
+        let active = segments.last().unwrap();
+        let older = &segments[segments.len() - 3];
+        let cut = match kind {
+            "inside the active segment" => active.base_lsn + (RECORDS - active.base_lsn) / 2,
+            "inside an older segment" => older.base_lsn + 3,
+            _ => older.base_lsn,
+        };
+        let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+        let mut read_all_of_it = follower.tail_from(0);
+        for i in 0..RECORDS {
+            assert_eq!(
+                next(&mut read_all_of_it).unwrap().unwrap().payload(),
+                old(i)
+            );
+        }
+        let mut at_cut = follower.tail_from(cut - 1);
+        assert_eq!(next(&mut at_cut).unwrap().unwrap().payload(), old(cut - 1));
+
+        writer.truncate_back(cut).unwrap();
+        for i in cut..cut + 50 {
+            assert_eq!(writer.append(&new(i)).unwrap(), i);
+        }
+        writer.sync().unwrap();
+
+        match read_all_of_it.next_timeout(Duration::from_secs(10)) {
+            Err(mmlog::Error::Truncated { cut: c, .. }) => assert_eq!(c, cut, "{kind}"),
+            other => panic!("{kind}: a tailer past the cut got {other:?}"),
+        }
+        for i in cut..cut + 50 {
+            let r = next(&mut at_cut)
+                .unwrap()
+                .unwrap_or_else(|| panic!("{kind}: record {i} did not arrive"));
+            assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]), "{kind}");
+        }
+        assert_eq!(follower.next_lsn(), writer.next_lsn(), "{kind}");
+        assert_eq!(read_all(&follower), read_all(&writer), "{kind}");
+        // More records, across a rotation, still arrive.
+        for i in cut + 50..cut + 200 {
+            writer.append(&new(i)).unwrap();
+        }
+        for i in cut + 50..cut + 200 {
+            assert_eq!(
+                next(&mut at_cut).unwrap().unwrap().payload(),
+                new(i),
+                "{kind}"
+            );
+        }
+    }
+}
+
+/// A follower tailing while the writer keeps appending and cutting its tail back: it never
+/// hangs, every record it yields carries its own LSN, it never yields a record from a
+/// history it was told was cut, and at the end it reads exactly the writer's log.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_tails_through_repeated_truncate_back() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let writer = open(dir.path());
+    // The payload names its LSN and the writer's generation (truncate_back calls so far).
+    let payload = |lsn: u64, generation: u64| {
+        format!("{lsn}:{generation}:{}", "p".repeat((lsn % 900) as usize)).into_bytes()
+    };
+    writer.append(&payload(0, 0)).unwrap();
+    writer.sync().unwrap();
+    let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for generation in 1..=60u64 {
+                for _ in 0..40 {
+                    let lsn = writer.next_lsn();
+                    writer.append(&payload(lsn, generation)).unwrap();
+                }
+                let cut = writer.next_lsn() - 1 - generation % 35;
+                writer.truncate_back(cut).unwrap();
+                if generation % 10 == 0 {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }
+            writer.sync().unwrap();
+            done.store(true, Ordering::Release);
+        });
+        let mut tailer = follower.tail_from(0);
+        let (mut yielded, mut cuts) = (0u64, 0u64);
+        let mut expected = 0u64;
+        let mut last_generation = 0u64;
+        loop {
+            match tailer.next_timeout(Duration::from_millis(100)) {
+                Ok(Some(r)) => {
+                    let text = String::from_utf8_lossy(r.payload()).into_owned();
+                    let mut parts = text.split(':');
+                    let lsn: u64 = parts.next().unwrap().parse().unwrap();
+                    let generation: u64 = parts.next().unwrap().parse().unwrap();
+                    assert_eq!((r.lsn(), lsn), (expected, expected), "{text:.40}");
+                    // Generations only grow along what one tailer reads without an error:
+                    // an older one after a newer one would be a spliced history.
+                    assert!(
+                        generation >= last_generation,
+                        "lsn {lsn}: {generation} after {last_generation}"
+                    );
+                    last_generation = generation;
+                    expected += 1;
+                    yielded += 1;
+                }
+                Ok(None) if done.load(Ordering::Acquire) => break,
+                Ok(None) => {}
+                Err(mmlog::Error::Truncated { cut, .. }) => {
+                    assert!(cut < expected, "cut {cut} at {expected}");
+                    cuts += 1;
+                    expected = cut;
+                    tailer = follower.tail_from(cut);
+                }
+                Err(e) => panic!("follower: {e}"),
+            }
+        }
+        println!("follower: {yielded} records yielded, {cuts} cuts reported");
+        assert!(cuts > 0, "the tailer must have met some cuts");
+    });
+    assert_eq!(read_all(&follower), read_all(&writer));
+}
