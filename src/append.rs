@@ -38,22 +38,25 @@ impl Log {
         let len = payload.len() as u64;
         let mut w = inner.claim_lock(footprint, 1, None)?;
         // No other append in flight and a small record: copying it under the lock costs
-        // less than taking the lock a second time to publish it.
-        let inline = payload.len() <= INLINE_MAX && w.pending.is_empty();
-        let mut claim = w.claim(inner, footprint, 1, len, None);
-        let lsn = claim.lsn;
-        let lsn = if inline {
+        // less than taking the lock a second time to publish it, and with nothing before
+        // it, it is published at once (no queue entry).
+        if payload.len() <= INLINE_MAX && w.pending.is_empty() {
+            let offset = w.offset;
+            let mut claim = w.claim_inline(inner, footprint);
+            let lsn = claim.lsn;
             write_record(&mut claim, 0, lsn, payload, 0);
-            // Nothing was pending, so no reservation lies before it.
-            let lsn = inner.finish(&mut w, claim);
+            claim.release();
+            inner.publish_inline(&mut w, IndexPoint { lsn, offset }, len);
             // Unlocked before a sync (`SyncPolicy::Always`) takes the lock again.
             drop(w);
-            lsn
-        } else {
-            drop(w);
-            write_record(&mut claim, 0, lsn, payload, 0);
-            inner.complete(claim)?
-        };
+            self.after_append(lsn, seen)?;
+            return Ok(lsn);
+        }
+        let mut claim = w.claim(inner, footprint, 1, len, None);
+        let lsn = claim.lsn;
+        drop(w);
+        write_record(&mut claim, 0, lsn, payload, 0);
+        let lsn = inner.complete(claim)?;
         self.after_append(lsn, seen)?;
         Ok(lsn)
     }
@@ -367,22 +370,38 @@ impl Inner {
             bytes += e.bytes;
         });
         if let Some(last) = last {
-            let next = last.lsn + last.count;
-            active.publish(last.end, next);
-            self.next_lsn.store(next, Ordering::Release);
-            // Only the writer (under its lock) updates these: a load and a store, no
-            // locked read-modify-write on the append path.
-            let c = &self.counters;
-            c.appends
-                .store(c.appends.load(Ordering::Relaxed) + count, Ordering::Relaxed);
-            c.bytes
-                .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
-            self.wake_tailers();
-            self.wake_gatherer(next);
+            self.published_to(w, last.end, last.lsn + last.count, count, bytes);
         }
         if w.waiters > 0 {
             self.published.notify_all();
         }
+    }
+
+    /// Publishes the one record just written at `point` under the writer lock, claimed
+    /// with `Writer::claim_inline` (so nothing is pending before it).
+    fn publish_inline(&self, w: &mut Writer, point: IndexPoint, bytes: u64) {
+        w.active.note_record(point);
+        self.published_to(w, w.offset, point.lsn + 1, 1, bytes);
+        if w.waiters > 0 {
+            self.published.notify_all();
+        }
+    }
+
+    /// The records of the active segment up to `end` (LSNs below `next`) are published:
+    /// `count` records of `bytes` payload bytes more. Tells readers, tailers and the
+    /// group-commit leader.
+    fn published_to(&self, w: &Writer, end: u64, next: Lsn, count: u64, bytes: u64) {
+        w.active.publish(end, next);
+        self.next_lsn.store(next, Ordering::Release);
+        // Only the writer (under its lock) updates these: a load and a store, no locked
+        // read-modify-write on the append path.
+        let c = &self.counters;
+        c.appends
+            .store(c.appends.load(Ordering::Relaxed) + count, Ordering::Relaxed);
+        c.bytes
+            .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
+        self.wake_tailers();
+        self.wake_gatherer(next);
     }
 }
 

@@ -787,7 +787,11 @@ fn spawn_flusher(inner: Weak<Inner>, every: Duration) -> JoinHandle<()> {
 
 impl Inner {
     pub(crate) fn writer(&self) -> Result<&Mutex<Writer>> {
-        self.writer.as_ref().ok_or(Error::ReadOnly)
+        // Not `ok_or(Error::ReadOnly)`: that builds and drops an `Error` on every append.
+        match &self.writer {
+            Some(writer) => Ok(writer),
+            None => Err(Error::ReadOnly),
+        }
     }
 
     /// Wakes tailers sleeping on this log (in any process).

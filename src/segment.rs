@@ -253,6 +253,32 @@ impl crate::log::Writer {
         bytes: u64,
         owner: Option<std::thread::ThreadId>,
     ) -> Claim<'a> {
+        self.claim_in(footprint, count, bytes, owner, false)
+    }
+
+    /// Claims `footprint` bytes for one record that the caller writes and publishes
+    /// (`Inner::publish_inline`) before it releases the writer lock, with no other claim
+    /// pending: no queue entry.
+    pub(crate) fn claim_inline<'a>(
+        &mut self,
+        _log: &'a crate::log::Inner,
+        footprint: u64,
+    ) -> Claim<'a> {
+        debug_assert!(
+            self.pending.is_empty(),
+            "an inline claim has no claim before it"
+        );
+        self.claim_in(footprint, 1, 0, None, true)
+    }
+
+    fn claim_in<'a>(
+        &mut self,
+        footprint: u64,
+        count: u64,
+        bytes: u64,
+        owner: Option<std::thread::ThreadId>,
+        inline: bool,
+    ) -> Claim<'a> {
         let offset = self.offset;
         let end = offset + footprint;
         assert!(
@@ -264,7 +290,13 @@ impl crate::log::Writer {
             "claim at {offset} over committed records"
         );
         let lsn = self.next_lsn;
-        let id = self.pending.claim(offset, end, lsn, count, bytes, owner);
+        // An inline claim (`owner` none, `bytes` unused) is published before the lock is
+        // released: it needs no entry in the queue.
+        let id = if inline {
+            u64::MAX
+        } else {
+            self.pending.claim(offset, end, lsn, count, bytes, owner)
+        };
         self.offset = end;
         self.next_lsn += count;
         let start = usize::try_from(offset).expect("segment offsets fit in usize");

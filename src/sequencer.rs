@@ -204,6 +204,7 @@ impl Pending {
     /// Whether the calling thread holds an outstanding reservation before claim `before`
     /// (or at all, for `None`): waiting for it would never end. Looks up the thread only
     /// when some reservation is outstanding, so the common path pays nothing.
+    #[inline]
     pub(crate) fn held_by_current(&self, before: Option<u64>) -> bool {
         self.reservations > 0 && self.held_by(std::thread::current().id(), before)
     }
