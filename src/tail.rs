@@ -216,37 +216,61 @@ impl Inner {
             .store(cuts.len() as u64, Ordering::Release);
     }
 
-    /// For a follower whose newest segment is sealed: finds what the writer's
-    /// `truncate_back` changed since the last look. It deletes the segments after the cut
-    /// (and may create a new one under the name of the first of them) and rewrites the
-    /// trailer of the segment it cuts: drop the segments that are gone or replaced, then
-    /// lower the newest one kept to its trailer. Called with the segment list locked.
+    /// For a follower whose newest segment is sealed: takes in a `truncate_back` by the
+    /// writer, once it is complete.
+    ///
+    /// The writer deletes the segments after the cut (newest first), then rewrites the
+    /// trailer of the segment the cut falls in, then creates the segment that starts at
+    /// the cut, possibly under the name of one it deleted. Seen halfway, the deleted
+    /// segments only bound the cut from above, so nothing is taken in until the segment
+    /// starting where the kept ones now end is there: then the segments gone or replaced
+    /// are dropped, the newest kept one is lowered to its trailer, and the cut is noted.
+    /// Called with the segment list locked.
     fn follow_truncate_back(&self, segments: &mut Vec<Arc<Segment>>, listed: &[(Lsn, PathBuf)]) {
-        let newest_listed = listed.last().map(|(lsn, _)| *lsn);
-        let mut cut = None;
-        while let Some(last) = segments.last() {
+        let Some(first_listed) = listed.first().map(|(lsn, _)| *lsn) else {
+            // Nothing listed: the writer is between deleting and creating; look later.
+            return;
+        };
+        let listed_at = |lsn: Lsn| listed.iter().any(|(l, _)| *l == lsn);
+        let mut keep = segments.len();
+        while let Some(last) = keep.checked_sub(1).and_then(|i| segments.get(i)) {
             let base = last.base_lsn();
-            let listed_here = listed.iter().any(|(lsn, _)| *lsn == base);
-            // Only the newest listed name can have been reused.
-            if listed_here && (Some(base) != newest_listed || last.is_current_file()) {
+            // `truncate_back` always leaves a segment named at or below every base it
+            // removed: one below the first listed name was freed by `truncate_front`
+            // (`discover_segments` drops it).
+            if base < first_listed {
                 break;
             }
-            cut = Some(base);
-            // Its records stay valid for readers holding them (the mapping holds the file).
-            last.cut(last.committed_end(), last.next_lsn());
-            segments.pop();
-        }
-        if let Some(last) = segments.last() {
-            if let Some(t) = last.read_trailer() {
-                if t.next_lsn < last.next_lsn() {
-                    last.cut(t.records_end, t.next_lsn);
-                    cut = Some(t.next_lsn);
-                }
+            // A name can be reused (a segment deleted, then created again at the cut,
+            // possibly followed by more since): compare the files themselves.
+            if listed_at(base) && last.is_current_file() {
+                break;
             }
+            keep -= 1;
         }
-        if let Some(cut) = cut {
-            self.note_cut(cut);
+        let (kept, gone) = segments.split_at(keep);
+        let trailer = kept
+            .last()
+            .and_then(|last| last.read_trailer().filter(|t| t.next_lsn < last.next_lsn()));
+        let (end, cut) = match (kept.last(), &trailer, gone.first()) {
+            (_, None, None) => return,
+            (_, Some(t), _) => (t.next_lsn, t.next_lsn),
+            (Some(last), None, Some(first_gone)) => (last.next_lsn(), first_gone.base_lsn()),
+            (None, None, Some(first_gone)) => (first_gone.base_lsn(), first_gone.base_lsn()),
+        };
+        if !listed_at(end) {
+            // Halfway: look again later.
+            return;
         }
+        if let (Some(last), Some(t)) = (kept.last(), trailer) {
+            last.cut(t.records_end, t.next_lsn);
+        }
+        for segment in gone {
+            // Records read from it stay valid (the mapping holds the file); it just ends.
+            segment.cut(segment.committed_end(), segment.next_lsn());
+        }
+        segments.truncate(keep);
+        self.note_cut(cut);
     }
 
     /// Finds segments the writer created (or deleted) since the last look.

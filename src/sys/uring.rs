@@ -15,10 +15,10 @@
 //! refused (an old kernel, `kernel.io_uring_disabled`, a seccomp filter) it says so with
 //! `Error::Unsupported`.
 
-use std::cell::RefCell;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::sync::Mutex;
 
 use io_uring::{opcode, squeue, types, IoUring};
 
@@ -38,49 +38,75 @@ pub(crate) struct Fsync<'a> {
     pub(crate) range: Option<(u64, u64)>,
 }
 
-thread_local! {
-    static RING: RefCell<Option<IoUring>> = const { RefCell::new(None) };
+/// Idle rings, shared by every log and thread of the process: a sync takes one and gives
+/// it back, so there are about as many rings as syncs at once, not one per thread.
+static IDLE: Mutex<Vec<IoUring>> = Mutex::new(Vec::new());
+
+/// Idle rings kept at most; more are closed.
+const IDLE_MAX: usize = 8;
+
+/// `Ok` if io_uring fsyncs work on this system, else `Error::Unsupported` saying why. The
+/// ring it makes is kept for the first sync.
+pub(crate) fn check() -> Result<()> {
+    let ring = take()?;
+    give(ring);
+    Ok(())
 }
 
-/// `Ok` if io_uring fsyncs work on this system, else `Error::Unsupported` saying why.
-pub(crate) fn check() -> Result<()> {
-    with_ring(|_| Ok(()))
+fn idle() -> std::sync::MutexGuard<'static, Vec<IoUring>> {
+    IDLE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn take() -> Result<IoUring> {
+    let idle = idle().pop();
+    match idle {
+        Some(ring) => Ok(ring),
+        None => new_ring(),
+    }
+}
+
+fn give(ring: IoUring) {
+    let mut idle = idle();
+    if idle.len() < IDLE_MAX {
+        idle.push(ring);
+    }
 }
 
 /// Runs the fsyncs in order as one linked chain (a few chains for a long list) and waits
 /// for all of them. The first failure is the error; it names the file.
+///
+/// If no ring can be had (`check` passed at open, so this is a shortage of file
+/// descriptors or locked memory), the same syncs run as plain system calls, one by one:
+/// an fdatasync of the whole file for a range (it covers the range), an fsync for the
+/// rest. A durable sync matters more than the way it is made; nothing is poisoned for it.
 pub(crate) fn fsync_all(ops: &[Fsync<'_>]) -> Result<()> {
     let chunk_len = usize::try_from(ENTRIES).unwrap_or(1);
     for chunk in ops.chunks(chunk_len) {
-        with_ring(|ring| {
-            let result = submit_chain(ring, chunk);
-            // On failure some entries may be left queued or in flight: never reuse the
-            // ring (dropping it cancels what is left; the kernel holds its own reference
-            // to each file until its operation ends).
-            result.map_err(|e| (e, true))
-        })?;
+        let Ok(mut ring) = take() else {
+            return fsync_plain(chunk);
+        };
+        // On failure some entries may be left queued: the ring is not given back (closing
+        // it cancels what is left).
+        submit_chain(&mut ring, chunk)?;
+        give(ring);
     }
     Ok(())
 }
 
-/// The calling thread's ring, created on first use. `f` returns `(error, discard)`: a
-/// discarded ring is replaced on the next call.
-fn with_ring<T>(
-    f: impl FnOnce(&mut IoUring) -> std::result::Result<T, (Error, bool)>,
-) -> Result<T> {
-    RING.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            *slot = Some(new_ring()?);
-        }
-        let ring = slot.as_mut().expect("the ring was just created");
-        f(ring).map_err(|(e, discard)| {
-            if discard {
-                *slot = None;
-            }
-            e
-        })
-    })
+/// `ops` without io_uring, in order.
+fn fsync_plain(ops: &[Fsync<'_>]) -> Result<()> {
+    for op in ops {
+        let (what, result) = match op.range {
+            Some(_) => ("fdatasync", op.file.sync_data()),
+            None => ("fsync", op.file.sync_all()),
+        };
+        result.map_err(|source| Error::Io {
+            op: what,
+            path: op.path.to_path_buf(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 fn unsupported(what: &str, e: &std::io::Error) -> Error {
@@ -113,23 +139,23 @@ fn submit_chain(ring: &mut IoUring, ops: &[Fsync<'_>]) -> Result<()> {
     for (i, op) in ops.iter().enumerate() {
         let mut fsync = opcode::Fsync::new(types::Fd(op.file.as_raw_fd()));
         if let Some((start, end)) = op.range {
-            // `len` is 32 bits; 0 (with a non-zero offset) syncs to the end of the file.
-            let len = u32::try_from(end.saturating_sub(start)).unwrap_or(0);
-            fsync = fsync
-                .offset(start)
-                .len(len)
-                .flags(types::FsyncFlags::DATASYNC);
+            fsync = fsync.flags(types::FsyncFlags::DATASYNC);
+            // `len` is 32 bits (segments are far smaller); a range it cannot hold syncs the
+            // whole file (offset and length 0), which covers it.
+            if let Ok(len) = u32::try_from(end.saturating_sub(start)) {
+                fsync = fsync.offset(start).len(len);
+            }
         }
         let mut entry = fsync.build().user_data(i as u64);
         if i != last {
             entry = entry.flags(squeue::Flags::IO_LINK);
         }
         // SAFETY: an fsync entry points at no memory of this process, only at a file
-        // descriptor, which `op.file` keeps open for this whole call; the kernel takes its
-        // own reference to the file when it reads the entry, during the submit below (no
-        // SQPOLL thread reads entries later). The queue has room: `ops` has at most
-        // `ENTRIES` entries and the queue is empty (each call waits for all it submitted,
-        // and a ring that failed midway is discarded).
+        // descriptor, which `op.file` keeps open for this whole call; the call returns
+        // only once every entry it submitted has completed (the wait below retries after
+        // EINTR), except when the submission itself fails, and then the ring is never
+        // used again and is closed, which cancels what is left. The queue has room:
+        // `ops` has at most `ENTRIES` entries and a ring given back has none left.
         unsafe { ring.submission().push(&entry) }.map_err(|_| Error::Io {
             op: "io_uring submission",
             path: op.path.to_path_buf(),

@@ -162,7 +162,10 @@ fn a_follower_follows_truncate_back() {
         "inside the active segment",
         "inside an older segment",
         "at a segment base",
+        "at a segment base, then a rotation before the follower looks",
     ] {
+        // Records appended after the cut before the follower looks.
+        let after = if kind.ends_with("looks") { 150 } else { 50 };
         let dir = tempfile::tempdir().unwrap();
         let writer = open(dir.path());
         for i in 0..RECORDS {
@@ -189,17 +192,21 @@ fn a_follower_follows_truncate_back() {
         let mut at_cut = follower.tail_from(cut - 1);
         assert_eq!(next(&mut at_cut).unwrap().unwrap().payload(), old(cut - 1));
 
+        let rotations = writer.stats().rotations;
         writer.truncate_back(cut).unwrap();
-        for i in cut..cut + 50 {
+        for i in cut..cut + after {
             assert_eq!(writer.append(&new(i)).unwrap(), i);
         }
         writer.sync().unwrap();
+        if after > 50 {
+            assert!(writer.stats().rotations > rotations, "{kind}: no rotation");
+        }
 
         match read_all_of_it.next_timeout(Duration::from_secs(10)) {
             Err(mmlog::Error::Truncated { cut: c, .. }) => assert_eq!(c, cut, "{kind}"),
             other => panic!("{kind}: a tailer past the cut got {other:?}"),
         }
-        for i in cut..cut + 50 {
+        for i in cut..cut + after {
             let r = next(&mut at_cut)
                 .unwrap()
                 .unwrap_or_else(|| panic!("{kind}: record {i} did not arrive"));
@@ -208,10 +215,10 @@ fn a_follower_follows_truncate_back() {
         assert_eq!(follower.next_lsn(), writer.next_lsn(), "{kind}");
         assert_eq!(read_all(&follower), read_all(&writer), "{kind}");
         // More records, across a rotation, still arrive.
-        for i in cut + 50..cut + 200 {
+        for i in cut + after..cut + 300 {
             writer.append(&new(i)).unwrap();
         }
-        for i in cut + 50..cut + 200 {
+        for i in cut + after..cut + 300 {
             assert_eq!(
                 next(&mut at_cut).unwrap().unwrap().payload(),
                 new(i),
@@ -291,4 +298,51 @@ fn a_follower_tails_through_repeated_truncate_back() {
         assert!(cuts > 0, "the tailer must have met some cuts");
     });
     assert_eq!(read_all(&follower), read_all(&writer));
+}
+
+/// `truncate_front` by the writer is not a cut for a follower: a tailer that has read
+/// everything goes on with the next record (the records freed were below it).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_is_not_cut_by_truncate_front() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = open(dir.path());
+    let record = |i: u64| format!("front-{i}-{}", "f".repeat(700)).into_bytes();
+    for i in 0..300 {
+        writer.append(&record(i)).unwrap();
+    }
+    writer.sync().unwrap();
+    let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+    let mut tailer = follower.tail_from(0);
+    for i in 0..300 {
+        let r = tailer
+            .next_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.payload(), record(i));
+    }
+    // Append until a new segment starts, so that every segment the follower knows is
+    // sealed, then free them all.
+    let rotations = writer.stats().rotations;
+    while writer.stats().rotations == rotations {
+        writer.append(&record(writer.next_lsn())).unwrap();
+    }
+    let next = writer.next_lsn();
+    let first_kept = writer.truncate_front(next).unwrap();
+    assert_eq!(first_kept, writer.stats().segments[0].base_lsn);
+    assert!(first_kept > 0 && first_kept < next);
+    for i in 300..next {
+        let r = tailer
+            .next_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
+    }
+    writer.append(&record(next)).unwrap();
+    let r = tailer
+        .next_timeout(Duration::from_secs(10))
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.lsn(), r.payload()), (next, &record(next)[..]));
+    assert_eq!(follower.next_lsn(), writer.next_lsn());
 }
