@@ -40,14 +40,24 @@ pub(crate) fn parse_segment_name(name: &str) -> Option<Lsn> {
 
 /// The segment files of `dir`, sorted by first LSN.
 pub(crate) fn list_segments(dir: &Path) -> Result<Vec<(Lsn, PathBuf)>> {
+    Ok(list_segment_files(dir)?
+        .into_iter()
+        .map(|(lsn, path, _)| (lsn, path))
+        .collect())
+}
+
+/// As `list_segments`, with each file's inode number as the directory listed it (one
+/// snapshot: a follower compares files by it, never by a later `stat` of the name).
+pub(crate) fn list_segment_files(dir: &Path) -> Result<Vec<(Lsn, PathBuf, u64)>> {
+    use std::os::unix::fs::DirEntryExt;
     let mut segments = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io_error("read directory", dir))? {
         let entry = entry.map_err(io_error("read directory", dir))?;
         if let Some(lsn) = entry.file_name().to_str().and_then(parse_segment_name) {
-            segments.push((lsn, entry.path()));
+            segments.push((lsn, entry.path(), entry.ino()));
         }
     }
-    segments.sort_by_key(|(lsn, _)| *lsn);
+    segments.sort_by_key(|(lsn, _, _)| *lsn);
     Ok(segments)
 }
 

@@ -774,15 +774,11 @@ impl Segment {
         format::decode_trailer(&bytes, self.seed(), len, self.base_lsn()).ok()?
     }
 
-    /// Whether this segment's file is still the one named by its path (a writer's
-    /// `truncate_back` may delete it and create a new segment under the same name). An
-    /// error (no such file) is `false`.
-    pub(crate) fn is_current_file(&self) -> bool {
+    /// The inode number of this segment's file (a writer's `truncate_back` may delete it
+    /// and create a new segment under the same name), if `fstat` works.
+    pub(crate) fn inode(&self) -> Option<u64> {
         use std::os::unix::fs::MetadataExt;
-        match (self.file.metadata(), std::fs::metadata(&self.path)) {
-            (Ok(mine), Ok(named)) => mine.dev() == named.dev() && mine.ino() == named.ino(),
-            _ => false,
-        }
+        self.file.metadata().ok().map(|m| m.ino())
     }
 
     fn load_index(&self) -> Option<Vec<IndexPoint>> {

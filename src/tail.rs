@@ -226,12 +226,23 @@ impl Inner {
     /// starting where the kept ones now end is there: then the segments gone or replaced
     /// are dropped, the newest kept one is lowered to its trailer, and the cut is noted.
     /// Called with the segment list locked.
-    fn follow_truncate_back(&self, segments: &mut Vec<Arc<Segment>>, listed: &[(Lsn, PathBuf)]) {
-        let Some(first_listed) = listed.first().map(|(lsn, _)| *lsn) else {
+    fn follow_truncate_back(
+        &self,
+        segments: &mut Vec<Arc<Segment>>,
+        listed: &[(Lsn, PathBuf, u64)],
+    ) {
+        let Some(first_listed) = listed.first().map(|(lsn, _, _)| *lsn) else {
             // Nothing listed: the writer is between deleting and creating; look later.
             return;
         };
-        let listed_at = |lsn: Lsn| listed.iter().any(|(l, _)| *l == lsn);
+        let listed_at = |lsn: Lsn| listed.iter().any(|(l, _, _)| *l == lsn);
+        // The same file under the same name, by the listing's own inode number (a `stat`
+        // after the listing could see a deletion the listing predates).
+        let still_there = |s: &Segment| {
+            listed
+                .iter()
+                .any(|(l, _, ino)| *l == s.base_lsn() && Some(*ino) == s.inode())
+        };
         let mut keep = segments.len();
         while let Some(last) = keep.checked_sub(1).and_then(|i| segments.get(i)) {
             let base = last.base_lsn();
@@ -243,7 +254,7 @@ impl Inner {
             }
             // A name can be reused (a segment deleted, then created again at the cut,
             // possibly followed by more since): compare the files themselves.
-            if listed_at(base) && last.is_current_file() {
+            if still_there(last) {
                 break;
             }
             keep -= 1;
@@ -275,11 +286,15 @@ impl Inner {
 
     /// Finds segments the writer created (or deleted) since the last look.
     fn discover_segments(&self) -> Result<bool> {
-        let listed = dir::list_segments(&self.dir)?;
+        let files = dir::list_segment_files(&self.dir)?;
         let mut progress = false;
         let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
         let truncations = self.truncation_count.load(Ordering::Acquire);
-        self.follow_truncate_back(&mut segments, &listed);
+        self.follow_truncate_back(&mut segments, &files);
+        let listed: Vec<(Lsn, PathBuf)> = files
+            .into_iter()
+            .map(|(lsn, path, _)| (lsn, path))
+            .collect();
         progress |= self.truncation_count.load(Ordering::Acquire) != truncations;
         // `truncate_front` by the writer: drop what no longer exists (records read from
         // them stay valid: they hold their segment).
@@ -330,7 +345,13 @@ impl Inner {
 /// readable yet (the writer syncs the header before naming the file, so this is rare).
 fn open_follower_segment(path: &std::path::Path, base: Lsn) -> Result<Option<Segment>> {
     use std::os::unix::fs::FileExt;
-    let file = std::fs::File::open(path).map_err(io_error("open segment", path))?;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        // Listed, then deleted before this open: the writer's `truncate_back` at work.
+        // Look again later.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error("open segment", path)(e)),
+    };
     let file_len = file
         .metadata()
         .map_err(io_error("stat segment", path))?

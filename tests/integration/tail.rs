@@ -245,6 +245,8 @@ fn a_follower_tails_through_repeated_truncate_back() {
     writer.sync().unwrap();
     let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
     let done = AtomicBool::new(false);
+    // Every cut the writer makes, noted before it makes it.
+    let cuts_made = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         s.spawn(|| {
             for generation in 1..=60u64 {
@@ -252,7 +254,14 @@ fn a_follower_tails_through_repeated_truncate_back() {
                     let lsn = writer.next_lsn();
                     writer.append(&payload(lsn, generation)).unwrap();
                 }
-                let cut = writer.next_lsn() - 1 - generation % 35;
+                // Mostly near the tail; now and then several segments back.
+                let back = if generation % 15 == 0 {
+                    300
+                } else {
+                    1 + generation % 35
+                };
+                let cut = writer.next_lsn().saturating_sub(back);
+                cuts_made.lock().unwrap().push(cut);
                 writer.truncate_back(cut).unwrap();
                 if generation % 10 == 0 {
                     std::thread::sleep(Duration::from_millis(2));
@@ -263,6 +272,7 @@ fn a_follower_tails_through_repeated_truncate_back() {
         });
         let mut tailer = follower.tail_from(0);
         let (mut yielded, mut cuts) = (0u64, 0u64);
+        let mut reported = Vec::new();
         let mut expected = 0u64;
         let mut last_generation = 0u64;
         loop {
@@ -287,6 +297,21 @@ fn a_follower_tails_through_repeated_truncate_back() {
                 Ok(None) => {}
                 Err(mmlog::Error::Truncated { cut, .. }) => {
                     assert!(cut < expected, "cut {cut} at {expected}");
+                    // The writer's own cut, never a bound seen halfway through one.
+                    assert!(
+                        cuts_made.lock().unwrap().contains(&cut),
+                        "cut {cut} was never made"
+                    );
+                    // Each cut is reported once: a second report would tell a tailer that
+                    // records it read after the first one are gone.
+                    reported.push(cut);
+                    let times = |v: &[u64]| v.iter().filter(|&&c| c == cut).count();
+                    assert!(
+                        times(&reported) <= times(&cuts_made.lock().unwrap()),
+                        "cut {cut} reported {} times (reports: {reported:?}, made: {:?})",
+                        times(&reported),
+                        cuts_made.lock().unwrap()
+                    );
                     cuts += 1;
                     expected = cut;
                     tailer = follower.tail_from(cut);
