@@ -88,6 +88,33 @@ pub(crate) fn lock(dir: &Path) -> Result<File> {
     }
 }
 
+/// Opens a file listed as a segment for reading. Non-blocking, so that a FIFO (or other
+/// special file) under a segment's name cannot hang the open; anything but a regular file
+/// is refused (`InvalidInput`: "not a regular file").
+pub(crate) fn open_segment(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.file_type().is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file (a segment's name on something else)",
+        ));
+    }
+    Ok(file)
+}
+
+/// The error for a log directory that `is_dir` refused: missing, or something else.
+pub(crate) fn not_a_directory(path: &Path) -> std::io::Error {
+    if path.exists() {
+        std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory")
+    } else {
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

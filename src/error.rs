@@ -65,7 +65,8 @@ pub enum Error {
     /// `append_durable`, `sync_to` or an append under `SyncPolicy::Always`, the record the
     /// call was making durable (it is gone, and its LSN may hold another record by now).
     Truncated {
-        /// The LSN the iterator was at.
+        /// The LSN the iterator was at (the next it would have read), or the record the
+        /// durable call was making durable.
         lsn: Lsn,
         /// The LSN `truncate_back` cut the log at.
         cut: Lsn,
@@ -202,6 +203,17 @@ impl fmt::Display for CorruptReason {
                 "file is {found} bytes, shorter than the {expected} it needs"
             ),
             CorruptReason::BadHeaderField {
+                field: "segment_len",
+                found,
+                ..
+            } => write!(
+                f,
+                "header field segment_len is {found}, expected a multiple of {} from {} to {}",
+                crate::format::PAGE_LEN,
+                crate::options::SEGMENT_SIZE_MIN,
+                crate::options::SEGMENT_SIZE_MAX
+            ),
+            CorruptReason::BadHeaderField {
                 field,
                 expected,
                 found,
@@ -279,7 +291,7 @@ impl fmt::Display for Error {
             Error::InvalidOptions(what) => write!(f, "invalid options: {what}"),
             Error::Truncated { lsn, cut } => write!(
                 f,
-                "the log was truncated at LSN {cut}, which removed LSN {lsn}: the records from {cut} on are gone (an iterator starts again from {cut})"
+                "truncate_back cut the log at LSN {cut}, at or below LSN {lsn} (the record this call was making durable, or where this reader had got to): the records from {cut} on are gone (an iterator starts again from {cut})"
             ),
             Error::Deadlock(what) => write!(
                 f,

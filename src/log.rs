@@ -243,7 +243,7 @@ impl Log {
             return Err(Error::Io {
                 op: "open directory",
                 path: dir.clone(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+                source: dir::not_a_directory(&dir),
             });
         }
         #[cfg(feature = "io-uring")]
@@ -1394,7 +1394,7 @@ fn write_trailer(
 
 /// Reads what planning needs of one segment file.
 pub(crate) fn probe(path: &Path, name_lsn: Lsn) -> Result<Probe> {
-    let file = File::open(path).map_err(io_error("open segment", path))?;
+    let file = dir::open_segment(path).map_err(io_error("open segment", path))?;
     let file_len = file
         .metadata()
         .map_err(io_error("stat segment", path))?

@@ -345,7 +345,7 @@ impl Inner {
 /// readable yet (the writer syncs the header before naming the file, so this is rare).
 fn open_follower_segment(path: &std::path::Path, base: Lsn) -> Result<Option<Segment>> {
     use std::os::unix::fs::FileExt;
-    let file = match std::fs::File::open(path) {
+    let file = match dir::open_segment(path) {
         Ok(file) => file,
         // Listed, then deleted before this open: the writer's `truncate_back` at work.
         // Look again later.

@@ -122,7 +122,7 @@ pub fn verify(
         return Err(Error::Io {
             op: "open directory",
             path: dir.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory"),
+            source: crate::dir::not_a_directory(dir),
         });
     }
     let listed = dir::list_segments(dir)?;

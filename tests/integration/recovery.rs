@@ -637,3 +637,36 @@ fn close_after_a_failed_sync_is_an_error() {
         Ok(()) => panic!("close of a poisoned log reported success"),
     }
 }
+
+/// A FIFO under a segment's name: every open says so at once (an open of a FIFO would
+/// block until some writer opened it).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn fifo_named_like_a_segment_is_refused_not_waited_on() {
+    let fx = Fixture::new();
+    let fifo = segment_name(fx.dir(), RECORDS + 3);
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    for read_only in [false, true] {
+        let dir = fx.dir().to_path_buf();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let opened = Log::open(&dir, small().read_only(read_only)).map(drop);
+            let _ = tx.send(opened);
+        });
+        match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+            Ok(Err(Error::Io { path, source, .. })) => {
+                assert_eq!(path, fifo);
+                assert!(
+                    source.to_string().contains("not a regular file"),
+                    "{source}"
+                );
+            }
+            Ok(other) => panic!("open over a FIFO (read_only {read_only}): {other:?}"),
+            Err(_) => panic!("open over a FIFO (read_only {read_only}) hung"),
+        }
+    }
+}
