@@ -42,7 +42,7 @@ impl Log {
         // it, it is published at once (no queue entry).
         if payload.len() <= INLINE_MAX && w.pending.is_empty() {
             let offset = w.offset;
-            let mut claim = w.claim_inline(inner, footprint);
+            let mut claim = w.claim_inline(footprint);
             let lsn = claim.lsn;
             write_record(&mut claim, 0, lsn, payload, 0);
             claim.release();

@@ -205,8 +205,9 @@ pub(crate) struct Inner {
     pub(crate) truncations: Mutex<Vec<Lsn>>,
     /// `truncations.len()`, readable without the lock.
     pub(crate) truncation_count: AtomicU64,
-    /// Serializes `refresh` of a read-only log following a writer.
-    pub(crate) follow: Mutex<()>,
+    /// Serializes `refresh` of a read-only log following a writer; holds when it last
+    /// looked at the files themselves (see `refresh`).
+    pub(crate) follow: Mutex<Instant>,
     /// The futex that wakes tailers (the writer's from open; a reader's once it exists).
     pub(crate) notify: OnceLock<sys::Notify>,
     /// The directory lock: released by `close` and `drop` of the `Log`, even while
@@ -406,7 +407,7 @@ impl Log {
             fail_next_sync: AtomicBool::new(false),
             shutdown: (Mutex::new(false), Condvar::new()),
             closing,
-            follow: Mutex::new(()),
+            follow: Mutex::new(Instant::now()),
             truncations: Mutex::new(Vec::new()),
             truncation_count: AtomicU64::new(0),
             notify: OnceLock::new(),

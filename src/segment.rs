@@ -206,7 +206,8 @@ fn populate(map: &MmapRaw, start: u64, end: u64, stop: &AtomicBool) {
 pub(crate) struct Claim<'a> {
     ptr: *mut u8,
     len: usize,
-    /// The claim's id in `Writer::pending`.
+    /// The claim's id in `Writer::pending` (`u64::MAX` for an inline claim, which has no
+    /// entry there).
     pub(crate) id: u64,
     /// The LSN of its first record, as claimed (abandoning an earlier claim can move it).
     pub(crate) lsn: Lsn,
@@ -233,11 +234,13 @@ impl Claim<'_> {
     /// The claimed bytes, exclusively.
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         // SAFETY: (1) `ptr..ptr+len` lies inside the record area of the active segment's
-        // mapping (asserted by `Writer::claim`), which stays mapped while the claim lives
-        // (see `_log`); (2) the writer hands out each range once: claims are disjoint and
-        // lie at or beyond `committed_end`, so no reader holds a slice of them, and the
-        // writer touches a claimed range only after its `Claim` is released (consumed);
-        // (3) the slice borrows the claim mutably.
+        // mapping (asserted by `Writer::claim_in`), which stays mapped while the claim
+        // lives (see `_log`; an inline claim borrows the writer itself, which holds the
+        // segment); (2) the writer hands out each range once: claims are disjoint and lie
+        // at or beyond `committed_end`, so no reader holds a slice of them, and the writer
+        // touches a claimed range only after its `Claim` is released (consumed): a queued
+        // claim is published only once complete, an inline one by its own thread after
+        // `release`; (3) the slice borrows the claim mutably.
         unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
     }
 }
@@ -258,12 +261,9 @@ impl crate::log::Writer {
 
     /// Claims `footprint` bytes for one record that the caller writes and publishes
     /// (`Inner::publish_inline`) before it releases the writer lock, with no other claim
-    /// pending: no queue entry.
-    pub(crate) fn claim_inline<'a>(
-        &mut self,
-        _log: &'a crate::log::Inner,
-        footprint: u64,
-    ) -> Claim<'a> {
+    /// pending: no queue entry. The claim borrows the writer, so the lock cannot be
+    /// released while it lives.
+    pub(crate) fn claim_inline(&mut self, footprint: u64) -> Claim<'_> {
         debug_assert!(
             self.pending.is_empty(),
             "an inline claim has no claim before it"
@@ -330,6 +330,17 @@ impl Segment {
             .write(writable)
             .open(&path)
             .map_err(io_error("open segment", &path))?;
+        Segment::from_file(path, file, recovered, writable)
+    }
+
+    /// As `open`, with the file already open (a follower maps the very file whose header
+    /// it checked, even if the name is reused meanwhile).
+    pub(crate) fn from_file(
+        path: PathBuf,
+        file: File,
+        recovered: Recovered,
+        writable: bool,
+    ) -> Result<Segment> {
         let len = recovered.meta.segment_len;
         let actual = file
             .metadata()

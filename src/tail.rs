@@ -22,6 +22,10 @@ use crate::{dir, sys, Log, Lsn};
 /// The longest a tailer sleeps before it looks again without being woken.
 const POLL_MAX: Duration = Duration::from_millis(50);
 
+/// How often a follower looks at the files themselves, not only at the live area (see
+/// `Inner::refresh`).
+const DISK_CHECK_EVERY: Duration = Duration::from_millis(50);
+
 /// Follows the log from an LSN on, waiting for records that are not there yet.
 ///
 /// # Examples
@@ -123,16 +127,24 @@ impl Inner {
         if self.writer.is_some() {
             return Ok(false);
         }
-        let _follow = self.follow.lock().unwrap_or_else(|p| p.into_inner());
+        let mut looked = self.follow.lock().unwrap_or_else(|p| p.into_inner());
+        // The live area says what a running writer did. A writer that died halfway
+        // through a rotation or a `truncate_back` and was restarted leaves it stale (its
+        // recovery seals the segment in the file only), so now and then the files
+        // themselves are looked at too: the newest segment's trailer and the listing.
+        let on_disk = looked.elapsed() >= DISK_CHECK_EVERY;
+        if on_disk {
+            *looked = Instant::now();
+        }
         let mut progress = false;
         if let Some(newest) = self.newest_segment() {
-            progress |= self.follow_segment(&newest)?;
+            progress |= self.follow_segment(&newest, on_disk)?;
             // The writer's durable LSN, capped by what this reader has validated.
             let durable = newest
                 .live_durable()
                 .min(self.next_lsn.load(Ordering::Acquire));
             progress |= self.durable_lsn.fetch_max(durable, Ordering::AcqRel) < durable;
-            if !newest.is_sealed() {
+            if !newest.is_sealed() && !on_disk {
                 return Ok(progress);
             }
         }
@@ -141,7 +153,9 @@ impl Inner {
     }
 
     /// Validates and publishes (locally) the records the writer published in `segment`.
-    fn follow_segment(&self, segment: &Segment) -> Result<bool> {
+    /// With `on_disk`, its trailer is read even if the live area does not say it is
+    /// sealed (see `refresh`).
+    fn follow_segment(&self, segment: &Segment, on_disk: bool) -> Result<bool> {
         if segment.is_sealed() {
             return Ok(false);
         }
@@ -149,7 +163,8 @@ impl Inner {
         let mut target = live_end;
         // A trailer's end is authoritative: a batch cut there by `truncate_back` is kept.
         let mut trailer_end = None;
-        if live_sealed {
+        let mut sealed = live_sealed;
+        if live_sealed || on_disk {
             // The trailer has the final word: `truncate_back` may have cut the segment
             // below what this reader has seen.
             if let Some(t) = segment.read_trailer() {
@@ -158,8 +173,14 @@ impl Inner {
                     self.note_cut(t.next_lsn);
                     return Ok(true);
                 }
-                target = t.records_end.min(live_end);
+                // A stale live area (a writer that died) may lag behind the trailer.
+                target = if live_sealed {
+                    t.records_end.min(live_end)
+                } else {
+                    t.records_end
+                };
                 trailer_end = Some(t.records_end);
+                sealed = true;
             }
         }
         let start = segment.committed_end();
@@ -197,7 +218,7 @@ impl Inner {
                 progress = true;
             }
         }
-        if live_sealed && segment.committed_end() >= target {
+        if sealed && segment.committed_end() >= target {
             segment.mark_sealed();
             progress = true;
         }
@@ -237,11 +258,19 @@ impl Inner {
         };
         let listed_at = |lsn: Lsn| listed.iter().any(|(l, _, _)| *l == lsn);
         // The same file under the same name, by the listing's own inode number (a `stat`
-        // after the listing could see a deletion the listing predates).
+        // after the listing could see a deletion the listing predates). Some file systems
+        // (FUSE) list no real inode numbers: where the listing's differs, a `stat` of the
+        // name decides.
         let still_there = |s: &Segment| {
-            listed
-                .iter()
-                .any(|(l, _, ino)| *l == s.base_lsn() && Some(*ino) == s.inode())
+            listed.iter().any(|(l, path, ino)| {
+                *l == s.base_lsn()
+                    && match s.inode() {
+                        Some(mine) if mine == *ino => true,
+                        Some(mine) => std::fs::metadata(path)
+                            .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == mine),
+                        None => false,
+                    }
+            })
         };
         let mut keep = segments.len();
         while let Some(last) = keep.checked_sub(1).and_then(|i| segments.get(i)) {
@@ -333,7 +362,7 @@ impl Inner {
                 self.first_lsn.store(next_base, Ordering::Release);
             }
             drop(segments);
-            self.follow_segment(&segment)?;
+            self.follow_segment(&segment, false)?;
             progress = true;
             segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
         }
@@ -390,5 +419,5 @@ fn open_follower_segment(path: &std::path::Path, base: Lsn) -> Result<Option<Seg
             index: Some(Vec::new()),
         },
     };
-    Segment::open(path.to_path_buf(), recovered, false).map(Some)
+    Segment::from_file(path.to_path_buf(), file, recovered, false).map(Some)
 }

@@ -371,3 +371,64 @@ fn a_follower_is_not_cut_by_truncate_front() {
     assert_eq!((r.lsn(), r.payload()), (next, &record(next)[..]));
     assert_eq!(follower.next_lsn(), writer.next_lsn());
 }
+
+/// A writer that died halfway through sealing a segment (a rotation or a `truncate_back`)
+/// and was restarted leaves the sealed segment's live area saying "not sealed": its
+/// recovery seals it in the file only. A follower must still find the trailer and the next
+/// segment (here the seal is written by hand, as the dead writer's recovery would).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_finds_a_segment_sealed_in_the_file_only() {
+    use mmlog::format;
+    let dir = tempfile::tempdir().unwrap();
+    let record = |i: u64| format!("sealed-by-hand-{i}").into_bytes();
+    let first = open(dir.path());
+    for i in 0..10 {
+        first.append(&record(i)).unwrap();
+    }
+    first.close().unwrap();
+    let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+    let mut tailer = follower.tail_from(0);
+    for i in 0..10 {
+        let r = tailer
+            .next_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.payload(), record(i));
+    }
+    // Seal segment 0 in the file, leaving its live area alone.
+    let path = segment_name(dir.path(), 0);
+    let meta = format::decode_segment_header(&read_at(&path, 0, 4096)).unwrap();
+    let records_end = format::RECORDS_START
+        + (0..10)
+            .map(|i| format::record_footprint(record(i).len() as u64))
+            .sum::<u64>();
+    let index_crc = format::encode_index(&[], meta.seed(), &mut []);
+    let trailer = format::encode_trailer(
+        meta.seed(),
+        &format::TrailerMeta {
+            next_lsn: 10,
+            records_end,
+            index_count: 0,
+            index_crc,
+        },
+    );
+    write_at(&path, format::trailer_offset(meta.segment_len), &trailer);
+    // The restarted writer keeps the sealed segment and appends to a new one.
+    let second = open(dir.path());
+    assert_eq!(
+        second.stats().segments.len(),
+        2,
+        "the hand-made seal was taken"
+    );
+    for i in 10..13 {
+        assert_eq!(second.append(&record(i)).unwrap(), i);
+    }
+    for i in 10..13 {
+        let r = tailer
+            .next_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap_or_else(|| panic!("record {i} never reached the follower"));
+        assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
+    }
+}
