@@ -18,7 +18,7 @@ mod common;
 
 use std::fs::File;
 use std::hint::black_box;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 
 use criterion::{
     criterion_group, criterion_main, BatchSize, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
@@ -54,11 +54,7 @@ fn append_then_sync(
 
     group.bench_with_input(BenchmarkId::new("mmlog", size), &payloads, |b, payloads| {
         b.iter_batched(
-            || {
-                let dir = tempfile::tempdir().expect("a temporary directory");
-                let log = Log::open(dir.path(), common::options()).expect("open the log");
-                (log, dir)
-            },
+            common::fresh_log,
             |(log, dir): (Log, TempDir)| {
                 common::append_mmlog(&log, payloads, black_box(count)).expect("append and sync");
                 // Returned, so closing and removing happen after the timing.
@@ -112,9 +108,7 @@ fn append_durable(c: &mut Criterion) {
     group.bench_function(BenchmarkId::new("bufwriter", SMALL_LEN), |b| {
         b.iter(|| {
             i += 1;
-            common::put_baseline(&mut writer, payloads.get(i))
-                .and_then(|()| writer.flush())
-                .and_then(|()| writer.get_ref().sync_data())
+            common::put_durable_baseline(&mut writer, payloads.get(i))
                 .expect("write, flush and fdatasync");
         });
     });

@@ -61,33 +61,21 @@ fn durable_threads(c: &mut Criterion) {
         group.throughput(Throughput::Elements(threads * DURABLE_PER_THREAD));
         group.bench_with_input(BenchmarkId::new("mmlog", threads), &threads, |b, &t| {
             b.iter(|| {
-                std::thread::scope(|s| {
-                    for k in 0..t {
-                        let (log, payloads) = (&log, &payloads);
-                        s.spawn(move || {
-                            for i in 0..DURABLE_PER_THREAD {
-                                log.append_durable(payloads.get(k * 1000 + i))
-                                    .expect("append durably");
-                            }
-                        });
+                common::on_threads(t, |k| {
+                    for i in 0..DURABLE_PER_THREAD {
+                        log.append_durable(payloads.get(k * 1000 + i))
+                            .expect("append durably");
                     }
                 });
             });
         });
         group.bench_with_input(BenchmarkId::new("bufwriter", threads), &threads, |b, &t| {
             b.iter(|| {
-                std::thread::scope(|s| {
-                    for k in 0..t {
-                        let (writer, payloads) = (&writer, &payloads);
-                        s.spawn(move || {
-                            for i in 0..DURABLE_PER_THREAD {
-                                let mut w = writer.lock().expect("the baseline's lock");
-                                common::put_baseline(&mut *w, payloads.get(k * 1000 + i))
-                                    .and_then(|()| w.flush())
-                                    .and_then(|()| w.get_ref().sync_data())
-                                    .expect("write, flush and fdatasync");
-                            }
-                        });
+                common::on_threads(t, |k| {
+                    for i in 0..DURABLE_PER_THREAD {
+                        let mut w = writer.lock().expect("the baseline's lock");
+                        common::put_durable_baseline(&mut w, payloads.get(k * 1000 + i))
+                            .expect("write, flush and fdatasync");
                     }
                 });
             });
@@ -106,21 +94,12 @@ fn append_threads(c: &mut Criterion) {
         let per_thread = APPENDS / threads;
         group.bench_with_input(BenchmarkId::new("mmlog", threads), &threads, |b, &t| {
             b.iter_batched(
-                || {
-                    let dir = tempfile::tempdir().expect("a temporary directory");
-                    let log = Log::open(dir.path(), common::options()).expect("open the log");
-                    (log, dir)
-                },
+                common::fresh_log,
                 |(log, dir): (Log, TempDir)| {
-                    std::thread::scope(|s| {
-                        for k in 0..t {
-                            let (log, payloads) = (&log, &payloads);
-                            s.spawn(move || {
-                                for i in 0..per_thread {
-                                    log.append(black_box(payloads.get(k * per_thread + i)))
-                                        .expect("append");
-                                }
-                            });
+                    common::on_threads(t, |k| {
+                        for i in 0..per_thread {
+                            log.append(black_box(payloads.get(k * per_thread + i)))
+                                .expect("append");
                         }
                     });
                     (log, dir)
@@ -137,19 +116,14 @@ fn append_threads(c: &mut Criterion) {
                     (Mutex::new(BufWriter::with_capacity(BUFFER_LEN, file)), dir)
                 },
                 |(writer, dir): (Mutex<BufWriter<File>>, TempDir)| {
-                    std::thread::scope(|s| {
-                        for k in 0..t {
-                            let (writer, payloads) = (&writer, &payloads);
-                            s.spawn(move || {
-                                for i in 0..per_thread {
-                                    let mut w = writer.lock().expect("the baseline's lock");
-                                    common::put_baseline(
-                                        &mut *w,
-                                        black_box(payloads.get(k * per_thread + i)),
-                                    )
-                                    .expect("write");
-                                }
-                            });
+                    common::on_threads(t, |k| {
+                        for i in 0..per_thread {
+                            let mut w = writer.lock().expect("the baseline's lock");
+                            common::put_baseline(
+                                &mut *w,
+                                black_box(payloads.get(k * per_thread + i)),
+                            )
+                            .expect("write");
                         }
                     });
                     writer
@@ -216,9 +190,8 @@ fn append_path(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("mmlog", SMALL_LEN), |b| {
             b.iter_batched(
                 || {
-                    let dir = tempfile::tempdir().expect("a temporary directory");
-                    let log =
-                        Arc::new(Log::open(dir.path(), common::options()).expect("open the log"));
+                    let (log, dir) = common::fresh_log();
+                    let log = Arc::new(log);
                     let syncer = beside_syncs.then(|| {
                         let (log, payloads) = (Arc::clone(&log), Arc::clone(&payloads));
                         Syncer::start(move |i| {
@@ -248,9 +221,7 @@ fn append_path(c: &mut Criterion) {
                         let (writer, payloads) = (Arc::clone(&writer), Arc::clone(&payloads));
                         Syncer::start(move |i| {
                             let mut w = writer.lock().expect("the baseline's lock");
-                            common::put_baseline(&mut *w, payloads.get(i))
-                                .and_then(|()| w.flush())
-                                .and_then(|()| w.get_ref().sync_data())
+                            common::put_durable_baseline(&mut w, payloads.get(i))
                                 .expect("write, flush and fdatasync");
                         })
                     });

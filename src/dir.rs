@@ -106,13 +106,22 @@ pub(crate) fn open_segment(path: &Path) -> std::io::Result<File> {
     Ok(file)
 }
 
-/// The error for a log directory that `is_dir` refused: missing, or something else.
-pub(crate) fn not_a_directory(path: &Path) -> std::io::Error {
-    if path.exists() {
+/// `Ok` if `path` is a directory; else an `Error::Io` saying whether it is missing or
+/// something else.
+pub(crate) fn require_dir(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    let source = if path.exists() {
         std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory")
     } else {
         std::io::Error::new(std::io::ErrorKind::NotFound, "no such directory")
-    }
+    };
+    Err(Error::Io {
+        op: "open directory",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -240,16 +240,10 @@ impl Log {
                 sys::fsync_dir(parent)?;
             }
         }
-        if !dir.is_dir() {
-            return Err(Error::Io {
-                op: "open directory",
-                path: dir.clone(),
-                source: dir::not_a_directory(&dir),
-            });
-        }
+        dir::require_dir(&dir)?;
         #[cfg(feature = "io-uring")]
         if options.durability == Durability::IoUring && writable {
-            check_io_uring()?;
+            sys::uring::check()?;
         }
         let lock_file = if writable {
             Some(dir::lock(&dir)?)
@@ -1082,7 +1076,6 @@ impl Inner {
         {
             return Ok(());
         }
-        let durability = self.options.durability;
         let result = (|| {
             if self.fail_next_sync.swap(false, Ordering::AcqRel) {
                 return Err(Error::Io {
@@ -1092,22 +1085,7 @@ impl Inner {
                 });
             }
             let header = mark.synced_at.elapsed() >= MARK_EVERY;
-            #[cfg(all(feature = "io-uring", target_os = "linux"))]
-            if durability == Durability::IoUring {
-                self.sync_linked(&sealed, dir_dirty, &active, header)?;
-                if header {
-                    mark.synced_at = Instant::now();
-                }
-                return Ok(());
-            }
-            // Older segments first: a record is durable only when everything before it is.
-            for segment in &sealed {
-                segment.sync(durability, true)?;
-            }
-            if dir_dirty {
-                sys::fsync_dir(&self.dir)?;
-            }
-            active.sync(durability, header)?;
+            self.sync_files(&sealed, dir_dirty, &active, header)?;
             if header {
                 mark.synced_at = Instant::now();
             }
@@ -1133,8 +1111,32 @@ impl Inner {
         Ok(())
     }
 
-    /// `sync_published` through io_uring: the same syncs, in the same order, as one
-    /// linked submission.
+    /// The syncs of `sync_published`: the sealed segments still waiting, the directory if
+    /// `dir_dirty`, and the active segment (with its header page if `header`), in that
+    /// order: a record is durable only when everything before it is.
+    fn sync_files(
+        &self,
+        sealed: &[Arc<Segment>],
+        dir_dirty: bool,
+        active: &Segment,
+        header: bool,
+    ) -> Result<()> {
+        let durability = self.options.durability;
+        #[cfg(all(feature = "io-uring", target_os = "linux"))]
+        if durability == Durability::IoUring {
+            return self.sync_linked(sealed, dir_dirty, active, header);
+        }
+        for segment in sealed {
+            segment.sync(durability, true)?;
+        }
+        if dir_dirty {
+            sys::fsync_dir(&self.dir)?;
+        }
+        active.sync(durability, header).map(drop)
+    }
+
+    /// `sync_files` through io_uring: the same syncs, in the same order, as one linked
+    /// submission.
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
     fn sync_linked(
         &self,
@@ -1151,8 +1153,7 @@ impl Inner {
             ends.push(end);
         }
         let dir = if dir_dirty {
-            sys::testing::note_dir(&self.dir);
-            Some(File::open(&self.dir).map_err(io_error("open directory", &self.dir))?)
+            Some(sys::dir_to_fsync(&self.dir)?)
         } else {
             None
         };
@@ -1496,17 +1497,6 @@ impl recovery::Bytes for FileBytes {
         let start = usize::try_from(offset - self.base).unwrap_or(usize::MAX);
         Ok(self.window.get(start..).unwrap_or(&[]))
     }
-}
-
-/// `Error::Unsupported` unless `Durability::IoUring` can work here.
-#[cfg(feature = "io-uring")]
-fn check_io_uring() -> Result<()> {
-    #[cfg(target_os = "linux")]
-    return sys::uring::check();
-    #[cfg(not(target_os = "linux"))]
-    return Err(Error::Unsupported(
-        "Durability::IoUring: io_uring exists only on Linux".into(),
-    ));
 }
 
 /// Applies a recovery plan: removes segments after the cut, rewrites lost trailers, zeroes

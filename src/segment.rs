@@ -639,9 +639,7 @@ impl Segment {
             #[cfg(all(feature = "io-uring", target_os = "linux"))]
             Durability::IoUring => sys::uring::fsync_all(&[self.ring_fsync(start, end)]),
             #[cfg(all(feature = "io-uring", not(target_os = "linux")))]
-            Durability::IoUring => Err(Error::Unsupported(
-                "Durability::IoUring: io_uring exists only on Linux".into(),
-            )),
+            Durability::IoUring => sys::uring::check(),
         }
     }
 

@@ -315,19 +315,15 @@ impl Inner {
 
     /// Finds segments the writer created (or deleted) since the last look.
     fn discover_segments(&self) -> Result<bool> {
-        let files = dir::list_segment_files(&self.dir)?;
+        let listed = dir::list_segment_files(&self.dir)?;
         let mut progress = false;
         let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
         let truncations = self.truncation_count.load(Ordering::Acquire);
-        self.follow_truncate_back(&mut segments, &files);
-        let listed: Vec<(Lsn, PathBuf)> = files
-            .into_iter()
-            .map(|(lsn, path, _)| (lsn, path))
-            .collect();
+        self.follow_truncate_back(&mut segments, &listed);
         progress |= self.truncation_count.load(Ordering::Acquire) != truncations;
         // `truncate_front` by the writer: drop what no longer exists (records read from
         // them stay valid: they hold their segment).
-        if let Some((first_listed, _)) = listed.first() {
+        if let Some((first_listed, _, _)) = listed.first() {
             let gone = segments
                 .iter()
                 .take_while(|s| s.base_lsn() < *first_listed && segments.len() > 1)
@@ -348,9 +344,9 @@ impl Inner {
                     last.next_lsn()
                 }
                 Some(_) => break,
-                None => listed.first().map_or(0, |(lsn, _)| *lsn),
+                None => listed.first().map_or(0, |(lsn, _, _)| *lsn),
             };
-            let Some((_, path)) = listed.iter().find(|(lsn, _)| *lsn == next_base) else {
+            let Some((_, path, _)) = listed.iter().find(|(lsn, _, _)| *lsn == next_base) else {
                 break;
             };
             let Some(segment) = open_follower_segment(path, next_base)? else {

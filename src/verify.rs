@@ -118,13 +118,7 @@ pub fn verify(
     mut progress: impl FnMut(usize, usize),
 ) -> Result<VerifyReport> {
     let dir = dir.as_ref();
-    if !dir.is_dir() {
-        return Err(Error::Io {
-            op: "open directory",
-            path: dir.to_path_buf(),
-            source: crate::dir::not_a_directory(dir),
-        });
-    }
+    dir::require_dir(dir)?;
     let listed = dir::list_segments(dir)?;
     let probes = listed
         .iter()

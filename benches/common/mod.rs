@@ -119,6 +119,30 @@ pub fn put_baseline(writer: &mut impl Write, payload: &[u8]) -> io::Result<()> {
     writer.write_all(payload)
 }
 
+/// A fresh log in a fresh temporary directory (removed when the `TempDir` is dropped).
+pub fn fresh_log() -> (Log, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let log = Log::open(dir.path(), options()).expect("open the log");
+    (log, dir)
+}
+
+/// Writes one baseline record and makes it durable: write, flush, `fdatasync`.
+pub fn put_durable_baseline(writer: &mut BufWriter<File>, payload: &[u8]) -> io::Result<()> {
+    put_baseline(writer, payload)?;
+    writer.flush()?;
+    writer.get_ref().sync_data()
+}
+
+/// Runs `f(k)` on `threads` threads at once, `k` from 0, and waits for them all.
+pub fn on_threads(threads: u64, f: impl Fn(u64) + Sync) {
+    std::thread::scope(|s| {
+        for k in 0..threads {
+            let f = &f;
+            s.spawn(move || f(k));
+        }
+    });
+}
+
 /// Writes records `0..count` to `file` as `[len u32 LE][crc32 u32 LE][payload]` through a
 /// 64 KiB `BufWriter`, then flushes and `fdatasync`s.
 pub fn append_baseline(file: &File, payloads: &Payloads, count: u64) -> io::Result<()> {

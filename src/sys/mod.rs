@@ -9,7 +9,21 @@ mod unix;
 #[cfg(all(feature = "io-uring", target_os = "linux"))]
 pub(crate) mod uring;
 
+/// `Durability::IoUring` off Linux: io_uring does not exist, so it is refused.
+#[cfg(all(feature = "io-uring", not(target_os = "linux")))]
+pub(crate) mod uring {
+    /// Always `Error::Unsupported`.
+    pub(crate) fn check() -> crate::error::Result<()> {
+        Err(crate::error::Error::Unsupported(
+            "Durability::IoUring: io_uring exists only on Linux".into(),
+        ))
+    }
+}
+
 pub(crate) use notify::Notify;
+
+#[cfg(all(feature = "io-uring", target_os = "linux"))]
+pub(crate) use unix::dir_to_fsync;
 
 pub(crate) use unix::{
     data_extents, fdatasync, fsync_dir, futex_wait, futex_wait_private, futex_wake_all,

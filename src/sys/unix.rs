@@ -65,9 +65,14 @@ pub(crate) fn fdatasync(file: &File, path: &Path) -> Result<()> {
 
 /// fsyncs a directory, so that file creations, renames and deletions in it are durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
-    super::testing::note_dir(dir);
-    let handle = File::open(dir).map_err(io_error("open directory", dir))?;
+    let handle = dir_to_fsync(dir)?;
     handle.sync_all().map_err(io_error("fsync directory", dir))
+}
+
+/// Opens directory `dir` for an fsync about to be made (recorded for tests).
+pub(crate) fn dir_to_fsync(dir: &Path) -> Result<File> {
+    super::testing::note_dir(dir);
+    File::open(dir).map_err(io_error("open directory", dir))
 }
 
 /// Sleeps until `word` is woken or no longer holds `expected`, or `timeout` passes. May

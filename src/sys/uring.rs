@@ -9,11 +9,11 @@
 //! full fsync. The records themselves reach the page cache through the mapping, so there
 //! is no write to submit.
 //!
-//! Each thread that syncs keeps its own small ring (created on its first sync, closed when
-//! the thread ends): syncs of different logs or threads never queue behind one another's
-//! ring. `check` tells at open whether io_uring works here at all; where it is missing or
-//! refused (an old kernel, `kernel.io_uring_disabled`, a seccomp filter) it says so with
-//! `Error::Unsupported`.
+//! Rings are a process-wide pool: a sync takes an idle ring and gives it back, so there are
+//! about as many rings as syncs at once, and syncs of different logs or threads never
+//! queue behind one another. `check` tells at open whether io_uring works here at all;
+//! where it is missing or refused (an old kernel, `kernel.io_uring_disabled`, a seccomp
+//! filter) it says so with `Error::Unsupported`.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -186,18 +186,14 @@ fn submit_chain(ring: &mut IoUring, ops: &[Fsync<'_>]) -> Result<()> {
             }
         }
     }
-    // The first real failure; the operations linked after it report ECANCELED.
+    // The first real failure (the operations linked after it report ECANCELED; the first
+    // failure of all if every one did).
     let failed = results
         .iter()
         .enumerate()
-        .find(|(_, r)| r.is_some_and(|r| r < 0 && r != -libc::ECANCELED))
-        .or_else(|| {
-            results
-                .iter()
-                .enumerate()
-                .find(|(_, r)| r.is_some_and(|r| r < 0))
-        });
-    if let Some((i, Some(res))) = failed {
+        .filter_map(|(i, r)| r.filter(|&r| r < 0).map(|r| (i, r)))
+        .min_by_key(|&(_, r)| r == -libc::ECANCELED);
+    if let Some((i, res)) = failed {
         let op = if ops.get(i).is_some_and(|op| op.range.is_some()) {
             "io_uring fdatasync"
         } else {
@@ -215,6 +211,10 @@ fn submit_chain(ring: &mut IoUring, ops: &[Fsync<'_>]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn op<'a>(file: &'a File, path: &'a Path, range: Option<(u64, u64)>) -> Fsync<'a> {
+        Fsync { file, path, range }
+    }
 
     /// io_uring may be refused on the machine running the tests: then only this is
     /// skipped, and it says so.
@@ -242,30 +242,14 @@ mod tests {
         let b = File::open(&b_path).expect("open b");
         let d = File::open(dir.path()).expect("open the directory");
         let ops = [
-            Fsync {
-                file: &a,
-                path: &a_path,
-                range: Some((4096, 8192)),
-            },
-            Fsync {
-                file: &d,
-                path: dir.path(),
-                range: None,
-            },
-            Fsync {
-                file: &b,
-                path: &b_path,
-                range: Some((0, 100)),
-            },
+            op(&a, &a_path, Some((4096, 8192))),
+            op(&d, dir.path(), None),
+            op(&b, &b_path, Some((0, 100))),
         ];
         fsync_all(&ops).expect("linked fsyncs");
         // More files than one submission holds.
         let many: Vec<Fsync<'_>> = (0..40)
-            .map(|i| Fsync {
-                file: &a,
-                path: &a_path,
-                range: Some((i * 100, i * 100 + 100)),
-            })
+            .map(|i| op(&a, &a_path, Some((i * 100, i * 100 + 100))))
             .collect();
         fsync_all(&many).expect("fsyncs over several submissions");
     }
@@ -284,21 +268,9 @@ mod tests {
         let bad = File::from(std::os::fd::OwnedFd::from(reader));
         let bad_path = Path::new("the-pipe");
         let ops = [
-            Fsync {
-                file: &good,
-                path: &path,
-                range: Some((0, 1)),
-            },
-            Fsync {
-                file: &bad,
-                path: bad_path,
-                range: None,
-            },
-            Fsync {
-                file: &good,
-                path: &path,
-                range: None,
-            },
+            op(&good, &path, Some((0, 1))),
+            op(&bad, bad_path, None),
+            op(&good, &path, None),
         ];
         match fsync_all(&ops) {
             Err(Error::Io { path, source, .. }) => {
@@ -307,7 +279,7 @@ mod tests {
             }
             other => panic!("fsync of a pipe: {other:?}"),
         }
-        // The next sync on this thread gets a fresh ring and works.
+        // The failed ring was closed, not given back: the next sync gets another and works.
         fsync_all(&ops[..1]).expect("a sync after a failure");
     }
 }

@@ -53,7 +53,7 @@ fn dirty_before_and_after_sync(durability: Durability) -> Option<(bool, bool)> {
         .expect("append");
     let segment = log.stats().segments.last().expect("a segment").path.clone();
     let file = File::open(&segment).expect("open the segment");
-    // SAFETY (of the test's own mapping): read-only and shared; the log never shrinks the
+    // SAFETY: the test's own mapping, read-only and shared; the log never shrinks the
     // file while it is open, so every byte mapped exists.
     let map = unsafe { memmap2::Mmap::map(&file) }.expect("map the segment");
     let at = 2 * PAGE as usize;

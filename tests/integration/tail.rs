@@ -8,6 +8,15 @@ use std::time::{Duration, Instant};
 use crate::util::*;
 use mmlog::Log;
 
+/// The tailer's next record, which must arrive within 10 s.
+#[track_caller]
+fn arrives(tailer: &mut mmlog::Tailer) -> mmlog::Record {
+    tailer
+        .next_timeout(Duration::from_secs(10))
+        .unwrap()
+        .expect("a record within 10 s")
+}
+
 #[test]
 #[cfg_attr(miri, ignore)]
 fn in_process_tailer_wakes_on_commit_and_follows_rotation() {
@@ -26,10 +35,7 @@ fn in_process_tailer_wakes_on_commit_and_follows_rotation() {
     };
     let mut tailer = log.tail_from(0);
     for i in 0..2000u64 {
-        let r = tailer
-            .next_timeout(Duration::from_secs(10))
-            .unwrap()
-            .expect("the writer appends it within the timeout");
+        let r = arrives(&mut tailer);
         assert_eq!(r.lsn(), i);
         assert_eq!(r.payload(), format!("r{i}").repeat(20).as_bytes());
     }
@@ -51,12 +57,7 @@ fn read_only_log_follows_a_writer_across_rotation_truncation_and_restart() {
     writer.append(b"before").unwrap();
     let reader = Log::open(dir.path(), small().read_only(true)).unwrap();
     let mut tailer = reader.tail_from(0);
-    let next = |t: &mut mmlog::Tailer| {
-        t.next_timeout(Duration::from_secs(10))
-            .unwrap()
-            .expect("a record within the timeout")
-    };
-    assert_eq!(next(&mut tailer).payload(), b"before");
+    assert_eq!(arrives(&mut tailer).payload(), b"before");
 
     let payload = |i: u64| format!("{i}:").repeat(40).into_bytes();
     let appender = std::thread::spawn(move || {
@@ -66,7 +67,7 @@ fn read_only_log_follows_a_writer_across_rotation_truncation_and_restart() {
         writer
     });
     for i in 1..1500u64 {
-        let r = next(&mut tailer);
+        let r = arrives(&mut tailer);
         assert_eq!((r.lsn(), r.payload()), (i, &payload(i)[..]));
     }
     let writer = appender.join().unwrap();
@@ -75,14 +76,14 @@ fn read_only_log_follows_a_writer_across_rotation_truncation_and_restart() {
     // truncate_front by the writer: the follower keeps going.
     writer.truncate_front(1000).unwrap();
     writer.append(b"after front").unwrap();
-    assert_eq!(next(&mut tailer).payload(), b"after front");
+    assert_eq!(arrives(&mut tailer).payload(), b"after front");
 
     // The writer restarts (close, reopen in a "new process"); the follower sees the new
     // writer's records.
     writer.close().unwrap();
     let writer = open(dir.path());
     writer.append(b"new writer").unwrap();
-    assert_eq!(next(&mut tailer).payload(), b"new writer");
+    assert_eq!(arrives(&mut tailer).payload(), b"new writer");
     assert_eq!(reader.next_lsn(), writer.next_lsn());
 }
 
@@ -157,7 +158,6 @@ fn a_follower_follows_truncate_back() {
     const RECORDS: u64 = 300;
     let old = |i: u64| format!("old-{i}-{}", "o".repeat(700)).into_bytes();
     let new = |i: u64| format!("new-{i}-{}", "n".repeat(600)).into_bytes();
-    let next = |t: &mut mmlog::Tailer| t.next_timeout(Duration::from_secs(10));
     for kind in [
         "inside the active segment",
         "inside an older segment",
@@ -184,13 +184,10 @@ fn a_follower_follows_truncate_back() {
         let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
         let mut read_all_of_it = follower.tail_from(0);
         for i in 0..RECORDS {
-            assert_eq!(
-                next(&mut read_all_of_it).unwrap().unwrap().payload(),
-                old(i)
-            );
+            assert_eq!(arrives(&mut read_all_of_it).payload(), old(i));
         }
         let mut at_cut = follower.tail_from(cut - 1);
-        assert_eq!(next(&mut at_cut).unwrap().unwrap().payload(), old(cut - 1));
+        assert_eq!(arrives(&mut at_cut).payload(), old(cut - 1));
 
         let rotations = writer.stats().rotations;
         writer.truncate_back(cut).unwrap();
@@ -207,9 +204,7 @@ fn a_follower_follows_truncate_back() {
             other => panic!("{kind}: a tailer past the cut got {other:?}"),
         }
         for i in cut..cut + after {
-            let r = next(&mut at_cut)
-                .unwrap()
-                .unwrap_or_else(|| panic!("{kind}: record {i} did not arrive"));
+            let r = arrives(&mut at_cut);
             assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]), "{kind}");
         }
         assert_eq!(follower.next_lsn(), writer.next_lsn(), "{kind}");
@@ -219,11 +214,7 @@ fn a_follower_follows_truncate_back() {
             writer.append(&new(i)).unwrap();
         }
         for i in cut + after..cut + 300 {
-            assert_eq!(
-                next(&mut at_cut).unwrap().unwrap().payload(),
-                new(i),
-                "{kind}"
-            );
+            assert_eq!(arrives(&mut at_cut).payload(), new(i), "{kind}");
         }
     }
 }
@@ -340,10 +331,7 @@ fn a_follower_is_not_cut_by_truncate_front() {
     let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
     let mut tailer = follower.tail_from(0);
     for i in 0..300 {
-        let r = tailer
-            .next_timeout(Duration::from_secs(10))
-            .unwrap()
-            .unwrap();
+        let r = arrives(&mut tailer);
         assert_eq!(r.payload(), record(i));
     }
     // Append until a new segment starts, so that every segment the follower knows is
@@ -357,17 +345,11 @@ fn a_follower_is_not_cut_by_truncate_front() {
     assert_eq!(first_kept, writer.stats().segments[0].base_lsn);
     assert!(first_kept > 0 && first_kept < next);
     for i in 300..next {
-        let r = tailer
-            .next_timeout(Duration::from_secs(10))
-            .unwrap()
-            .unwrap();
+        let r = arrives(&mut tailer);
         assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
     }
     writer.append(&record(next)).unwrap();
-    let r = tailer
-        .next_timeout(Duration::from_secs(10))
-        .unwrap()
-        .unwrap();
+    let r = arrives(&mut tailer);
     assert_eq!((r.lsn(), r.payload()), (next, &record(next)[..]));
     assert_eq!(follower.next_lsn(), writer.next_lsn());
 }
@@ -390,10 +372,7 @@ fn a_follower_finds_a_segment_sealed_in_the_file_only() {
     let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
     let mut tailer = follower.tail_from(0);
     for i in 0..10 {
-        let r = tailer
-            .next_timeout(Duration::from_secs(10))
-            .unwrap()
-            .unwrap();
+        let r = arrives(&mut tailer);
         assert_eq!(r.payload(), record(i));
     }
     // Seal segment 0 in the file, leaving its live area alone.
@@ -425,10 +404,7 @@ fn a_follower_finds_a_segment_sealed_in_the_file_only() {
         assert_eq!(second.append(&record(i)).unwrap(), i);
     }
     for i in 10..13 {
-        let r = tailer
-            .next_timeout(Duration::from_secs(10))
-            .unwrap()
-            .unwrap_or_else(|| panic!("record {i} never reached the follower"));
+        let r = arrives(&mut tailer);
         assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
     }
 }
