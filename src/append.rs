@@ -401,7 +401,6 @@ impl Inner {
         c.bytes
             .store(c.bytes.load(Ordering::Relaxed) + bytes, Ordering::Relaxed);
         self.wake_tailers();
-        self.wake_gatherer(next);
     }
 }
 

@@ -136,15 +136,23 @@ pub(crate) struct Counters {
 struct Group {
     /// A leader is syncing.
     busy: bool,
-    /// Callers that started waiting for the leader's sync (reset when it ends).
+    /// Callers waiting in this generation (reset when a sync ends): for the leader's
+    /// sync, or for the batch of the next one.
     waiting: usize,
-    /// Records the last sync covered.
-    last_batch: u64,
+    /// After a shared sync, until the next one starts: how long and for how many records
+    /// the next one waits (see `Inner::wait_before_leading`).
+    gather: Option<Gather>,
+    /// A waiter sleeps only until `gather.until`, to lead then if nobody has.
+    timer: bool,
+}
+
+/// The batch a sync waits for before it starts (see `Inner::wait_before_leading`).
+#[derive(Clone, Copy)]
+struct Gather {
+    until: Instant,
     /// Callers that took part in the last sync: its leader and every caller waiting when
-    /// it ended. The next leader expects about as many records before it syncs.
-    population: u64,
-    /// How long the last sync took.
-    last_sync: Duration,
+    /// it ended.
+    wanted: u64,
 }
 
 /// Whether the durable mark in the active segment's header page is on disk.
@@ -187,11 +195,6 @@ pub(crate) struct Inner {
     group: Mutex<Group>,
     /// Moves on (and wakes its futex waiters) each time a group-commit leader is done.
     sync_generation: AtomicU32,
-    /// While a leader gathers records before its sync: the LSN whose publication wakes it
-    /// (0 otherwise).
-    gather_target: AtomicU64,
-    /// Wakes a gathering leader (with the group lock) when `gather_target` is reached.
-    gathered: Condvar,
     /// Signalled (with the writer lock) when claims are published, for threads waiting
     /// for a record to be published or for every claim to be.
     pub(crate) published: Condvar,
@@ -393,8 +396,6 @@ impl Log {
             }),
             group: Mutex::new(Group::default()),
             sync_generation: AtomicU32::new(0),
-            gather_target: AtomicU64::new(0),
-            gathered: Condvar::new(),
             published: Condvar::new(),
             counters: Counters::default(),
             report,
@@ -897,34 +898,46 @@ impl Inner {
             .map_err(|e| self.check_not_cut(seen, target).err().unwrap_or(e))?;
         let group = &self.group;
         let mut g = lock(group);
+        // The generation in which this caller counts as a waiter, if it does.
+        let mut counted: Option<u32> = None;
+        // Whether this caller sleeps only until the gathering ends (see
+        // `wait_before_leading`).
+        let mut timer = false;
         loop {
             self.check_poisoned()?;
             if self.covered(seen, target)? {
                 return Ok(());
             }
-            if g.busy {
-                // Read under the lock: the leader moves it on (under the lock) when it is
-                // done, so a change after this read cannot be missed.
-                let generation = self.sync_generation.load(Ordering::Acquire);
-                g.waiting += 1;
+            // Read under the lock: the leader moves it on (under the lock) when it is done,
+            // so a change after this read cannot be missed.
+            let generation = self.sync_generation.load(Ordering::Acquire);
+            if std::mem::take(&mut timer) && counted == Some(generation) {
+                g.timer = false;
+            }
+            if let Some((timeout, is_timer)) = self.wait_before_leading(&mut g) {
+                timer = is_timer;
+                if counted != Some(generation) {
+                    g.waiting += 1;
+                    counted = Some(generation);
+                }
                 drop(g);
                 // A futex rather than a condition variable: the callers a sync covers all
                 // wake at once and return without taking the group lock again, one after
                 // the other (that cost about as much as the gathering on two cores).
-                while self.sync_generation.load(Ordering::Acquire) == generation {
-                    sys::futex_wait_private(&self.sync_generation, generation, SYNC_WAIT_POLL);
-                }
-                // Covered: return without the group lock. (The leader has reset
-                // `waiting`: each wait counts once.)
+                sys::futex_wait_private(&self.sync_generation, generation, timeout);
                 if let Ok(true) = self.covered(seen, target) {
                     return Ok(());
                 }
                 g = lock(group);
                 continue;
             }
+            if counted == Some(generation) {
+                // It leads the sync it waited for: counted once, as its leader.
+                g.waiting -= 1;
+            }
+            counted = None;
             g.busy = true;
-            // Others took part in the last sync (or appended records into it).
-            let concurrent = g.population > 1 || g.last_batch > 1;
+            g.gather = None;
             drop(g);
             let result = {
                 // Hands leadership back (with the size of its batch) and wakes the waiters
@@ -938,11 +951,16 @@ impl Inner {
                     fn drop(&mut self) {
                         let mut g = lock(&self.inner.group);
                         g.busy = false;
-                        g.last_batch = self.covered;
                         let waiters = g.waiting;
-                        g.population = waiters as u64 + 1;
+                        let population = waiters as u64 + 1;
                         g.waiting = 0;
-                        g.last_sync = self.took;
+                        g.timer = false;
+                        // Others took part in this sync (or appended records into it): the
+                        // next one waits a little for as many records.
+                        g.gather = (population > 1 || self.covered > 1).then(|| Gather {
+                            until: Instant::now() + self.took.clamp(GATHER_MIN, GATHER_MAX),
+                            wanted: population,
+                        });
                         self.inner.sync_generation.fetch_add(1, Ordering::AcqRel);
                         drop(g);
                         // Waiters count themselves under the lock before they sleep: with
@@ -957,9 +975,6 @@ impl Inner {
                     covered: 0,
                     took: Duration::ZERO,
                 };
-                if concurrent {
-                    self.gather();
-                }
                 let before = self.durable_lsn.load(Ordering::Acquire);
                 let started = Instant::now();
                 let result = self.sync_published();
@@ -976,48 +991,36 @@ impl Inner {
         }
     }
 
-    /// Before a shared sync: waits (as long as the last sync took, within `GATHER_MIN`
-    /// and `GATHER_MAX`) until as many records await a sync as callers took part in the
-    /// last one, so that the threads the last sync woke can append their next records and
-    /// share this sync instead of the one after it (on few cores they need the CPU to get
-    /// there). Without it the callers split into two cohorts that alternate, each sync
-    /// covering half of them. The appender whose record completes the batch wakes it.
-    fn gather(&self) {
-        let mut g = lock(&self.group);
-        let wait = g.last_sync.clamp(GATHER_MIN, GATHER_MAX);
-        let deadline = Instant::now() + wait;
-        let wanted = g.population;
-        self.gather_target.store(
-            self.durable_lsn
-                .load(Ordering::Acquire)
-                .saturating_add(wanted),
-            Ordering::Release,
-        );
-        loop {
-            let now = Instant::now();
-            if self.unsynced() >= wanted || now >= deadline || self.poisoned.load(Ordering::Acquire)
-            {
-                break;
-            }
-            g = self
-                .gathered
-                .wait_timeout(g, deadline - now)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+    /// Whether a caller of `sync_until` that is not covered yet waits rather than leads a
+    /// sync now, and for how long at most (it is woken when a sync ends):
+    /// - while a leader syncs, for it;
+    /// - after a shared sync, until as many records await a sync as callers took part in
+    ///   it, or for as long as it took (within `GATHER_MIN` and `GATHER_MAX`), so that the
+    ///   threads it woke can append their next records and share the next sync instead of
+    ///   the one after it (on few cores they need the CPU to get there). Without it the
+    ///   callers split into two cohorts that alternate, each sync covering half of them.
+    ///
+    /// The caller whose record completes the batch leads at once: no thread is woken to
+    /// start the sync. One waiter sleeps only until the gathering ends, to lead if the
+    /// batch stays incomplete; the others until a sync ends.
+    /// Returns the longest wait, and whether this caller is that one waiter.
+    fn wait_before_leading(&self, g: &mut Group) -> Option<(Duration, bool)> {
+        if g.busy {
+            return Some((SYNC_WAIT_POLL, false));
         }
-        self.gather_target.store(0, Ordering::Release);
-    }
-
-    /// Called by the appender that published records up to `next`: wakes a gathering
-    /// leader if they complete its batch. (A wake-up missed in a race costs the leader
-    /// its bounded wait, nothing else.)
-    pub(crate) fn wake_gatherer(&self, next: Lsn) {
-        let target = self.gather_target.load(Ordering::Acquire);
-        if target != 0 && next >= target && self.gather_target.swap(0, Ordering::AcqRel) != 0 {
-            // Taking the group lock orders this after the leader's check or its wait.
-            drop(lock(&self.group));
-            self.gathered.notify_one();
+        let gather = g.gather?;
+        let now = Instant::now();
+        if now >= gather.until
+            || self.unsynced() >= gather.wanted
+            || self.poisoned.load(Ordering::Acquire)
+        {
+            return None;
         }
+        if g.timer {
+            return Some((SYNC_WAIT_POLL, false));
+        }
+        g.timer = true;
+        Some((gather.until - now, true))
     }
 
     /// `truncate_back` calls so far. Taken before an append or a sync, it lets the sync
