@@ -19,12 +19,14 @@ use crate::sequencer::{Abandoned, Entry};
 use crate::Lsn;
 
 impl Log {
-    /// Appends one record; returns its LSN. The record is visible to readers, and survives
-    /// a crash of the process, once this call and every earlier append have returned; it
-    /// survives a power loss once synced.
+    /// Appends one record; returns its LSN. When it returns, the record and every record
+    /// before it are in the mapping, visible to readers, and survive a crash of the
+    /// process; the record survives a power loss once synced.
     ///
     /// Many threads may append at once: each claims its place under the writer lock (a
-    /// few stores), then copies and checksums its payload outside any lock.
+    /// few stores), then copies and checksums its payload outside any lock. An append
+    /// claimed behind another thread's that is still copying returns once that one is
+    /// written too.
     ///
     /// # Errors
     /// `Error::RecordTooLarge` if it cannot fit in a segment; `Error::ReadOnly`;
@@ -286,9 +288,11 @@ impl Inner {
     }
 
     /// Completes a claim whose records are written and sealed, and publishes every claim
-    /// that is now complete, in order. Returns the claim's first LSN. Behind an
-    /// outstanding reservation it first waits for it: dropping it would move this claim's
-    /// LSN down (then its records are resealed here), so the LSN is not final before.
+    /// that is now complete, in order. Returns the claim's first LSN once the claim is
+    /// published: then it and every record before it are complete in the mapping, visible
+    /// to readers and safe from a crash of the process. Behind an outstanding reservation
+    /// it first waits for it: dropping it would move this claim's LSN down (then its
+    /// records are resealed here), so the LSN is not final before.
     fn complete(&self, claim: Claim<'_>) -> Result<Lsn> {
         let mut w = self.claimed_writer();
         while w.pending.reservation_before(claim.id) {
@@ -301,7 +305,16 @@ impl Inner {
             }
             w = self.wait_publication(w);
         }
-        Ok(self.finish(&mut w, claim))
+        let id = claim.id;
+        let lsn = self.finish(&mut w, claim);
+        // Earlier claims still being written by other threads hold this one back (they
+        // make no call that could wait for this thread: a reservation's holder gets
+        // `Error::Deadlock` instead). Returning before they are written would acknowledge
+        // a record that a crash now could cut off with the hole before it.
+        while !w.pending.published(id) {
+            w = self.wait_publication(w);
+        }
+        Ok(lsn)
     }
 
     /// The writer lock, for a claim (which only a writable log hands out).

@@ -181,6 +181,13 @@ impl Pending {
         last
     }
 
+    /// Whether claim `id` (one this queue handed out) has been published: it has left
+    /// the front of the queue. (Ids only grow past a published claim: an id is reused only
+    /// for a claim given back from the back of the queue, which is pending.)
+    pub(crate) fn published(&self, id: u64) -> bool {
+        self.entries.front().is_none_or(|e| id < e.id)
+    }
+
     /// The LSN after the last complete claim, if any is pending: every append that has
     /// returned lies below it.
     pub(crate) fn completed_next(&self) -> Option<Lsn> {
@@ -240,14 +247,21 @@ mod tests {
         let b = claim(&mut p, 4128, 1, 2);
         assert_eq!(p.complete(b), 1);
         assert_eq!(p.advance(|_| {}), None, "b waits for a");
+        assert!(
+            !p.published(b),
+            "complete is not published while a is written"
+        );
         assert_eq!(p.completed_next(), Some(3));
         assert_eq!(p.complete(a), 0);
         let mut seen = Vec::new();
         let last = p.advance(|e| seen.push(e.id)).expect("both publish");
         assert_eq!(seen, vec![a, b]);
+        assert!(p.published(a) && p.published(b));
         assert_eq!((last.end, last.lsn + last.count), (4192, 3));
         assert!(p.is_empty());
         assert_eq!(p.completed_next(), None);
+        let c = claim(&mut p, 4192, 3, 1);
+        assert!(p.published(b) && !p.published(c), "a later claim is not b");
     }
 
     #[test]
@@ -395,7 +409,22 @@ mod loom_model {
             }
             s.pending.complete(claim.id);
             self.publish(&mut s);
+            // As `Inner::complete`: return only once published.
+            while !s.pending.published(claim.id) {
+                s = self.published.wait(s).unwrap();
+            }
             lsn
+        }
+
+        /// `complete`, then checks that a reader sees the record: it is visible when its
+        /// append returns.
+        fn commit(&self, claim: Claim, value: u64) -> (u64, u64) {
+            let lsn = self.complete(claim);
+            assert!(
+                self.read().contains(&(lsn, value)),
+                "a record is visible when its append returns"
+            );
+            (lsn, value)
         }
 
         fn abandon(&self, claim: Claim) {
@@ -454,7 +483,7 @@ mod loom_model {
                 loom::thread::spawn(move || {
                     let c = log.claim(false);
                     log.write(&c, 11);
-                    (log.complete(c), 11)
+                    log.commit(c, 11)
                 })
             };
             let reserver = {
@@ -463,7 +492,7 @@ mod loom_model {
                     let c = log.claim(true);
                     log.write(&c, 22);
                     if commit {
-                        Some((log.complete(c), 22))
+                        Some(log.commit(c, 22))
                     } else {
                         log.abandon(c);
                         None
@@ -497,7 +526,7 @@ mod loom_model {
                     let c = log.claim(reservation);
                     log.write(&c, value);
                     if keep {
-                        Some((log.complete(c), value))
+                        Some(log.commit(c, value))
                     } else {
                         log.abandon(c);
                         None

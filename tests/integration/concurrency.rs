@@ -250,6 +250,39 @@ fn an_append_behind_a_held_reservation_returns_once_it_is_dropped_with_the_lsn_i
     assert_eq!(log.stats().next_lsn, 3);
 }
 
+/// The contract: after `append` returns, the record is in the mapping and visible to
+/// readers. An append claimed behind another thread's append that is still copying a
+/// large payload returns only once that one is written too.
+#[test]
+fn an_append_returns_only_once_every_earlier_record_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), mmlog::Options::default()).unwrap();
+    let big = vec![0x42u8; 32 << 20];
+    let done = AtomicBool::new(false);
+    let (big_lsn, checked) = std::thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let lsn = log.append(&big).unwrap();
+            done.store(true, Ordering::Release);
+            lsn
+        });
+        let mut checked = 0u64;
+        while !done.load(Ordering::Acquire) {
+            let lsn = log.append(b"small").unwrap();
+            let record = log
+                .iter_from(lsn)
+                .next()
+                .unwrap_or_else(|| panic!("LSN {lsn} is not visible when its append returns"))
+                .unwrap();
+            assert_eq!((record.lsn(), record.payload()), (lsn, &b"small"[..]));
+            checked += 1;
+        }
+        (writer.join().unwrap(), checked)
+    });
+    assert!(checked > 0, "no small append ran beside the large one");
+    let record = log.iter_from(big_lsn).next().unwrap().unwrap();
+    assert!(record.payload() == big.as_slice());
+}
+
 #[test]
 fn an_append_behind_a_committed_reservation_keeps_its_lsn() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -5,6 +5,7 @@ mod cli;
 mod concurrency;
 #[cfg(feature = "cli")]
 mod crash;
+mod crash_threads;
 mod dirty_pages;
 mod disk_full;
 mod fixtures;
