@@ -275,7 +275,7 @@ impl fmt::Display for Error {
             ),
             Error::RecordTooLarge { len, max } => write!(
                 f,
-                "record of {len} bytes does not fit in a segment (at most {max}); use a larger Options::segment_size"
+                "a record of {len} bytes does not fit in a segment, which holds at most {max} (for a batch: its records with their headers); use a larger Options::segment_size"
             ),
             Error::NoSpace { path, len } => write!(
                 f,
@@ -297,9 +297,14 @@ impl fmt::Display for Error {
                 f,
                 "{what} would wait for a reservation held by this same thread; commit or drop the reservation first"
             ),
+            Error::LsnOutOfRange { lsn, first, next } if first >= next => write!(
+                f,
+                "LSN {lsn} is out of range: the log holds no records (the next one takes LSN {next})"
+            ),
             Error::LsnOutOfRange { lsn, first, next } => write!(
                 f,
-                "LSN {lsn} is out of range: the log holds LSNs {first}..{next}"
+                "LSN {lsn} is out of range: the log holds LSNs {first} to {} (the next record takes {next})",
+                next - 1
             ),
         }
     }

@@ -904,15 +904,32 @@ impl Inner {
         // `wait_before_leading`).
         let mut timer = false;
         loop {
-            self.check_poisoned()?;
-            if self.covered(seen, target)? {
-                return Ok(());
-            }
             // Read under the lock: the leader moves it on (under the lock) when it is done,
             // so a change after this read cannot be missed.
             let generation = self.sync_generation.load(Ordering::Acquire);
-            if std::mem::take(&mut timer) && counted == Some(generation) {
+            let was_timer = std::mem::take(&mut timer) && counted == Some(generation);
+            if was_timer {
                 g.timer = false;
+            }
+            match self
+                .check_poisoned()
+                .and_then(|()| self.covered(seen, target))
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {}
+                Err(e) => {
+                    // Leaving with an error (poisoned, or the record cut): it no longer
+                    // counts, and if it was to lead when the gathering ends, the others
+                    // are woken to see to that themselves.
+                    if counted == Some(generation) {
+                        g.waiting -= 1;
+                    }
+                    drop(g);
+                    if was_timer {
+                        sys::futex_wake_all_private(&self.sync_generation);
+                    }
+                    return Err(e);
+                }
             }
             if let Some((timeout, is_timer)) = self.wait_before_leading(&mut g) {
                 timer = is_timer;
@@ -1586,4 +1603,40 @@ fn zero_range(file: &File, path: &Path, from: u64, to: u64) -> Result<()> {
         at += n;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A caller that waits to lead when the gathering ends, then leaves with an error (its
+    /// record was cut by `truncate_back`), hands that role back: otherwise the callers
+    /// asleep beside it would wait for a leader that never comes, until their poll.
+    /// (Found by review.)
+    #[test]
+    fn a_gathering_timer_that_leaves_with_an_error_hands_its_role_back() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = Arc::new(Log::open(dir.path(), Options::default()).expect("open"));
+        log.append(b"kept").expect("append");
+        let cut = log.append(b"cut").expect("append");
+        // As after a shared sync of 10 callers: the next sync waits for 10 records, or
+        // for a second.
+        lock(&log.inner.group).gather = Some(Gather {
+            until: Instant::now() + Duration::from_secs(1),
+            wanted: 10,
+        });
+        let timer = {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || log.sync_to(cut))
+        };
+        while !lock(&log.inner.group).timer {
+            std::thread::yield_now();
+        }
+        log.truncate_back(cut).expect("truncate_back");
+        let result = timer.join().expect("the caller returns");
+        assert!(matches!(result, Err(Error::Truncated { .. })), "{result:?}");
+        let g = lock(&log.inner.group);
+        assert!(!g.timer, "the role was handed back");
+        assert_eq!(g.waiting, 0, "it no longer counts as waiting");
+    }
 }

@@ -153,7 +153,7 @@ impl Options {
         let size = self.segment_len();
         if !(SEGMENT_SIZE_MIN..=SEGMENT_SIZE_MAX).contains(&size) {
             return Err(Error::InvalidOptions(format!(
-                "segment_size {size} is outside SEGMENT_SIZE_MIN..=SEGMENT_SIZE_MAX ({SEGMENT_SIZE_MIN}..={SEGMENT_SIZE_MAX})"
+                "segment_size {size} is out of range: it must be from {SEGMENT_SIZE_MIN} (64 KiB) to {SEGMENT_SIZE_MAX} (1 GiB) bytes"
             )));
         }
         if !size.is_multiple_of(format::PAGE_LEN) {

@@ -184,7 +184,12 @@ pub fn verify(
         let image = log::read_image(&probes, i)?;
         let area_end = trailer.map_or(format::records_end(meta.segment_len), |t| t.records_end);
         let scan = recovery::scan(&mut image.as_slice(), &meta, area_end, trailer.is_some())?;
-        let is_last = i + 1 == probes.len();
+        // The base of the next segment, if there is one with a readable header (a broken
+        // one is a problem of its own, not of this segment's end).
+        let next_base = metas
+            .get(i + 1)
+            .and_then(|m| m.as_ref().ok())
+            .map(|m| m.base_lsn);
         match trailer {
             Some(t) => {
                 if scan.end != t.records_end || scan.next_lsn != t.next_lsn {
@@ -204,11 +209,7 @@ pub fn verify(
                     );
                 }
             }
-            None if !is_last => {
-                let next_base = metas
-                    .get(i + 1)
-                    .and_then(|m| m.as_ref().ok())
-                    .map(|m| m.base_lsn);
+            None if next_base.is_some() => {
                 if next_base != Some(scan.next_lsn) {
                     let d = scan.defect.clone().unwrap_or(Defect {
                         offset: scan.end,

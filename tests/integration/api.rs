@@ -222,6 +222,26 @@ fn verify_reads_everything_and_lists_each_problem() {
     ));
 }
 
+/// A stray, empty segment file after the active segment is the one problem `verify`
+/// reports: the intact active segment before it is not blamed.
+#[test]
+fn verify_blames_a_broken_segment_after_the_active_one_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    for i in 0..600u64 {
+        log.append(&vec![(i % 251) as u8; 300]).unwrap();
+    }
+    let next = log.next_lsn();
+    log.close().unwrap();
+    let stray = dir.path().join(format!("{next:020}.seg"));
+    std::fs::write(&stray, b"").unwrap();
+    let report = mmlog::verify(dir.path(), |_, _| {}).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    assert_eq!(report.problems[0].segment, stray);
+    assert_eq!(report.problems[0].offset, 0);
+    assert_eq!((report.records, report.next_lsn), (600, 600));
+}
+
 /// `Durability::IoUring` syncs for real: records made durable through it across segment
 /// rotations read back after a reopen, and its syncs are counted. Where io_uring is
 /// missing or refused, opening with it is a clear `Unsupported` naming the alternatives

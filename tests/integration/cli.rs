@@ -374,6 +374,38 @@ fn every_sync_mode_acknowledges_each_record_once_it_is_readable() {
     }
 }
 
+/// `stat`, `verify` and `truncate` printing into a pipe whose reader has gone (`| head`)
+/// are not failures: they exit as they would have (a truncation is done), quietly.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn describing_commands_do_not_fail_when_the_reader_goes() {
+    let (_tmp, dir) = sealed_log();
+    let back = (RECORDS - 1).to_string();
+    for args in [
+        vec!["stat"],
+        vec!["verify"],
+        vec!["truncate", "--back", back.as_str()],
+    ] {
+        let mut child = mmlog(&args, &dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mmlog");
+        // Gone before the command writes a byte.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().expect("wait for mmlog");
+        exited(&output, &args);
+        assert_exit(&output, 0, &format!("{args:?} into a closed pipe"));
+        assert_eq!(text(&output.stderr), "", "{args:?}");
+    }
+    let out = run(&["cat"], &dir, b"");
+    assert_eq!(
+        records_of(&out.stdout).len() as u64,
+        RECORDS - 1,
+        "the truncation was done"
+    );
+}
+
 #[test]
 #[cfg_attr(miri, ignore)]
 fn stat_and_verify_describe_a_healthy_log() {

@@ -28,8 +28,10 @@ fn main() -> ExitCode {
         Command::Append(append_args) => append::run(&append_args),
         Command::Cat(cat_args) => cat::run(&cat_args),
         Command::Verify(verify_args) => verify::run(&verify_args),
-        Command::Stat(stat_args) => stat::run(&stat_args),
-        Command::Truncate(truncate_args) => truncate::run(&truncate_args),
+        // Their output only describes: a reader that wanted no more of it (`| head`) is
+        // not a failure (a truncation was done by then).
+        Command::Stat(stat_args) => quiet_broken_pipe(stat::run(&stat_args)),
+        Command::Truncate(truncate_args) => quiet_broken_pipe(truncate::run(&truncate_args)),
         Command::Bench(bench_args) => bench::run(&bench_args),
     };
     match result {
@@ -38,6 +40,14 @@ fn main() -> ExitCode {
             eprintln!("mmlog: {error}");
             error.exit_code()
         }
+    }
+}
+
+/// `Ok` for a write to a pipe whose reader has gone; anything else as it is.
+fn quiet_broken_pipe(result: Result<(), CliError>) -> Result<(), CliError> {
+    match result {
+        Err(e) if e.is_broken_pipe() => Ok(()),
+        other => other,
     }
 }
 

@@ -36,8 +36,12 @@ pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
         return Err(no_log(dir));
     }
     let mut out = io::stdout().lock();
-    print_report(&mut out, &report).map_err(stdout_error)?;
-    out.flush().map_err(stdout_error)?;
+    match print_report(&mut out, &report).and_then(|()| out.flush()) {
+        // The reader wanted no more (`mmlog verify DIR | head`): the exit code still says
+        // what verify found.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+        other => other.map_err(stdout_error)?,
+    }
     match report.problems.first() {
         None => Ok(()),
         Some(first) => {
