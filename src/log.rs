@@ -1146,6 +1146,16 @@ impl Inner {
         if durability == Durability::IoUring {
             return self.sync_linked(sealed, dir_dirty, active, header);
         }
+        if !sealed.is_empty() {
+            // Several files: start writing all of them back first, so that their pages
+            // reach the disk together instead of one file after the other (about a fifth
+            // less time for two full segments and part of a third here); the syncs below
+            // then wait for each, in order.
+            for segment in sealed {
+                segment.start_writeback(true);
+            }
+            active.start_writeback(header);
+        }
         for segment in sealed {
             segment.sync(durability, true)?;
         }

@@ -669,6 +669,13 @@ impl Segment {
         (from, upto, end)
     }
 
+    /// Starts the writeback of what `sync(_, header)` would sync, without waiting (see
+    /// `sys::start_writeback`).
+    pub(crate) fn start_writeback(&self, header: bool) {
+        let (from, upto, _) = self.sync_span(header);
+        sys::start_writeback(&self.file, from, upto);
+    }
+
     /// Notes that a sync made everything below `end` durable.
     pub(crate) fn synced(&self, end: u64) {
         self.synced_end.fetch_max(end, Ordering::AcqRel);

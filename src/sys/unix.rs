@@ -63,6 +63,29 @@ pub(crate) fn fdatasync(file: &File, path: &Path) -> Result<()> {
     file.sync_data().map_err(io_error("fdatasync", path))
 }
 
+/// Starts writing back the dirty pages of `file` in `[from, to)` without waiting, so that
+/// the writeback of several files overlaps before their syncs wait for it in order. Only
+/// a hint: it makes nothing durable, and an I/O error still reaches the sync that follows
+/// (the kernel keeps it for the file), so its result is ignored.
+pub(crate) fn start_writeback(file: &File, from: u64, to: u64) {
+    #[cfg(target_os = "linux")]
+    {
+        let (Ok(offset), Ok(len)) = (
+            libc::off64_t::try_from(from),
+            libc::off64_t::try_from(to.saturating_sub(from)),
+        ) else {
+            return;
+        };
+        // SAFETY: sync_file_range only reads its integer arguments; `file` is an open
+        // descriptor for the duration of the call (it is borrowed).
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (file, from, to);
+}
+
 /// fsyncs a directory, so that file creations, renames and deletions in it are durable.
 pub(crate) fn fsync_dir(dir: &Path) -> Result<()> {
     let handle = dir_to_fsync(dir)?;
