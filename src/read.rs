@@ -214,7 +214,19 @@ impl Iter {
             };
             let sealed = segment.is_sealed();
             let window = segment.committed();
-            let end = RECORDS_START + window.len() as u64;
+            let mut end = RECORDS_START + window.len() as u64;
+            // A follower (a read-only `Log`) reads no further than the writer's live area
+            // allows: a `truncate_back` in the writer's process lowers it at once, while
+            // this reader's view is lowered only when it next looks (`refresh`). Records
+            // past it are removed: until this reader has taken the cut in, there is
+            // nothing to read.
+            let capped = self.log.writer.is_none() && {
+                let (live_end, _, live_sealed) = segment.live_published();
+                live_sealed && live_end < end && {
+                    end = end.min(live_end.max(RECORDS_START));
+                    true
+                }
+            };
             if self.offset < end {
                 if self.durable_only && self.lsn >= self.log.durable_lsn.load(Ordering::Acquire) {
                     return Ok(None);
@@ -242,7 +254,7 @@ impl Iter {
                     len: usize::try_from(rec.len).expect("record lengths fit in usize"),
                 }));
             }
-            if !sealed {
+            if !sealed || capped {
                 return Ok(None);
             }
             // The segment is finished: continue in the one that starts at our LSN.

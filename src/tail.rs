@@ -324,6 +324,17 @@ impl Inner {
         // `truncate_front` by the writer: drop what no longer exists (records read from
         // them stay valid: they hold their segment).
         if let Some((first_listed, _, _)) = listed.first() {
+            if segments
+                .last()
+                .is_some_and(|last| last.is_sealed() && last.next_lsn() < *first_listed)
+            {
+                // It freed every segment this reader knows and the ones after them, up
+                // to the first listed: start again from there (a tailer behind it gets
+                // `LsnOutOfRange`, as in the writer's process).
+                segments.clear();
+                self.first_lsn.store(*first_listed, Ordering::Release);
+                progress = true;
+            }
             let gone = segments
                 .iter()
                 .take_while(|s| s.base_lsn() < *first_listed && segments.len() > 1)

@@ -219,6 +219,112 @@ fn a_follower_follows_truncate_back() {
     }
 }
 
+/// A follower's tailer that had not yet reached the cut of a `truncate_back` goes on from
+/// the kept records straight to the new ones: it never yields a removed record, although
+/// the removed bytes are still in the file (the cut is a trailer) and in its view until
+/// it next looks. (Found by audit: it yielded every removed record of its view first,
+/// then `Error::Truncated`.)
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_behind_a_cut_never_yields_a_removed_record() {
+    let old = |i: u64| format!("old-{i}-{}", "o".repeat(700)).into_bytes();
+    let new = |i: u64| format!("new-{i}").into_bytes();
+    for kind in ["inside the active segment", "inside an older segment"] {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = open(dir.path());
+        for i in 0..300 {
+            writer.append(&old(i)).unwrap();
+        }
+        // At least 30 records in the active segment too.
+        while writer.next_lsn() - writer.stats().segments.last().unwrap().base_lsn < 30 {
+            writer.append(&old(writer.next_lsn())).unwrap();
+        }
+        let segments = writer.stats().segments;
+        assert!(segments.len() >= 3, "{kind}: {} segments", segments.len());
+        let segment = match kind {
+            "inside the active segment" => segments.last().unwrap(),
+            _ => &segments[segments.len() - 2],
+        };
+        assert!(segment.next_lsn - segment.base_lsn > 20, "{kind}");
+        let cut = segment.base_lsn + 10;
+        let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+        let mut tailer = follower.tail_from(0);
+        for i in 0..cut - 5 {
+            assert_eq!(arrives(&mut tailer).payload(), old(i), "{kind}");
+        }
+        writer.truncate_back(cut).unwrap();
+        for i in cut..cut + 10 {
+            assert_eq!(writer.append(&new(i)).unwrap(), i);
+        }
+        for i in cut - 5..cut {
+            let r = arrives(&mut tailer);
+            assert_eq!((r.lsn(), r.payload()), (i, &old(i)[..]), "{kind}");
+        }
+        for i in cut..cut + 10 {
+            let r = arrives(&mut tailer);
+            assert_eq!(
+                (r.lsn(), String::from_utf8_lossy(r.payload()).into_owned()),
+                (i, String::from_utf8_lossy(&new(i)).into_owned()),
+                "{kind}: a removed record was yielded"
+            );
+        }
+    }
+}
+
+/// A follower that fell behind retention: the writer's `truncate_front` freed every
+/// segment it knows and the ones after them. Its tailer gets `LsnOutOfRange` once it has
+/// read what its mapped segment holds (as in the writer's process), and the follower
+/// takes in the log as it now is. (Found by audit: it stopped for good, seeing nothing
+/// new and no error.)
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_behind_truncate_front_is_told_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = open(dir.path());
+    let record = |i: u64| format!("behind-{i}-{}", "b".repeat(500)).into_bytes();
+    for i in 0..300 {
+        writer.append(&record(i)).unwrap();
+    }
+    let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+    let mut tailer = follower.tail_from(0);
+    for i in 0..10 {
+        assert_eq!(arrives(&mut tailer).payload(), record(i));
+    }
+    for i in 300..600 {
+        writer.append(&record(i)).unwrap();
+    }
+    let first = writer.truncate_front(writer.next_lsn() - 10).unwrap();
+    assert!(
+        first > 300,
+        "every segment the follower knows is freed: first {first}"
+    );
+    for i in 600..605 {
+        writer.append(&record(i)).unwrap();
+    }
+    let mut read = 10;
+    let error = loop {
+        match tailer.next_timeout(Duration::from_secs(10)) {
+            Ok(Some(r)) => {
+                assert_eq!((r.lsn(), r.payload()), (read, &record(read)[..]));
+                read += 1;
+            }
+            Ok(None) => panic!("the tailer behind truncate_front heard nothing in 10 s"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(error, mmlog::Error::LsnOutOfRange { lsn, first: f, .. } if lsn == read && f == first),
+        "{error:?}"
+    );
+    let mut fresh = follower.tail_from(first);
+    for i in first..605 {
+        let r = arrives(&mut fresh);
+        assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
+    }
+    assert_eq!(follower.first_lsn(), first);
+    assert_eq!(follower.next_lsn(), 605);
+}
+
 /// A follower tailing while the writer keeps appending and cutting its tail back: it never
 /// hangs, every record it yields carries its own LSN, it never yields a record from a
 /// history it was told was cut, and at the end it reads exactly the writer's log.
