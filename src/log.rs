@@ -1177,9 +1177,18 @@ impl Inner {
     ) -> Result<()> {
         let mut ends = Vec::with_capacity(sealed.len() + 1);
         let mut ops = Vec::with_capacity(sealed.len() + 2);
-        for segment in sealed {
+        // Their files stay open while the submission runs (one removed meanwhile has
+        // nothing left to sync).
+        let files = sealed
+            .iter()
+            .map(|s| s.sync_file())
+            .collect::<Result<Vec<_>>>()?;
+        let active_file = active.sync_file()?;
+        for (segment, file) in sealed.iter().zip(&files) {
             let (from, upto, end) = segment.sync_span(true);
-            ops.push(segment.ring_fsync(from, upto));
+            if let Some(file) = file {
+                ops.push(segment.ring_fsync(file, from, upto));
+            }
             ends.push(end);
         }
         let dir = if dir_dirty {
@@ -1195,7 +1204,9 @@ impl Inner {
             });
         }
         let (from, upto, end) = active.sync_span(header);
-        ops.push(active.ring_fsync(from, upto));
+        if let Some(file) = &active_file {
+            ops.push(active.ring_fsync(file, from, upto));
+        }
         sys::uring::fsync_all(&ops)?;
         for (segment, end) in sealed.iter().zip(ends) {
             segment.synced(end);
@@ -1291,6 +1302,9 @@ impl Inner {
         segment.set_live_durable(durable);
         let old = std::mem::replace(&mut w.active, segment);
         old.seal();
+        // Its syncs open it again by name: a log of thousands of segments holds no
+        // descriptor for each.
+        old.close_file();
         self.wake_tailers();
         w.unsynced.push(old);
         w.dir_dirty = true;

@@ -28,10 +28,41 @@ use crate::format::{self, IndexPoint, SegmentMeta};
 use crate::options::Durability;
 use crate::{sys, Lsn};
 
+/// A segment's file for a sync or a read: its open descriptor (held open by the guard),
+/// or the file opened again.
+pub(crate) enum SyncFile<'a> {
+    Open(std::sync::RwLockReadGuard<'a, Option<File>>),
+    Again(File),
+}
+
+impl std::ops::Deref for SyncFile<'_> {
+    type Target = File;
+    fn deref(&self) -> &File {
+        match self {
+            SyncFile::Open(guard) => guard
+                .as_ref()
+                .expect("SyncFile::Open is made only from an open descriptor"),
+            SyncFile::Again(file) => file,
+        }
+    }
+}
+
+/// The inode number of `file`, if `fstat` tells it.
+fn inode_of(file: &File) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    file.metadata().ok().map(|m| m.ino())
+}
+
 /// A mapped segment file. Shared by the writer, readers and `Record`s through `Arc`.
 pub(crate) struct Segment {
     pub(crate) path: PathBuf,
-    file: File,
+    /// The open file while the segment may still be synced: the writer's active segment
+    /// and sealed ones not yet synced. Closed once no sync can need it (see `close_file`):
+    /// the mapping keeps the file alive, and a log of thousands of segments must not hold
+    /// as many descriptors (a common limit is 1,024).
+    file: RwLock<Option<File>>,
+    /// The file's inode number, if `fstat` told it.
+    ino: Option<u64>,
     map: MmapRaw,
     pub(crate) meta: SegmentMeta,
     /// Offset after the last committed record: readers may read below it.
@@ -144,9 +175,11 @@ impl Spare {
             salt: sys::random_u64(),
             created_ms: sys::now_ms(),
         };
+        let ino = inode_of(&self.file);
         let segment = Segment {
             path: self.path,
-            file: self.file,
+            file: RwLock::new(Some(self.file)),
+            ino,
             map: self.map,
             meta,
             committed_end: AtomicU64::new(format::RECORDS_START),
@@ -361,9 +394,13 @@ impl Segment {
             options.map_raw_read_only(&file)
         }
         .map_err(io_error("mmap", &path))?;
+        let ino = inode_of(&file);
         Ok(Segment {
             path,
-            file,
+            // Only the writer's active segment is ever synced: a read-only mapping needs
+            // no descriptor.
+            file: RwLock::new(writable.then_some(file)),
+            ino,
             map,
             meta: recovered.meta,
             committed_end: AtomicU64::new(recovered.committed_end),
@@ -626,30 +663,74 @@ impl Segment {
 
     /// Makes `[start, end)` durable with the configured backend.
     pub(crate) fn sync_range(&self, start: u64, end: u64, durability: Durability) -> Result<()> {
-        match durability {
-            Durability::Msync => {
-                sys::testing::note_range(&self.path, &self.file, start, end, format::PAGE_LEN);
-                let offset = usize::try_from(start).expect("segment offsets fit in usize");
-                let len = usize::try_from(end - start).expect("segment offsets fit in usize");
-                self.map
-                    .flush_range(offset, len)
-                    .map_err(io_error("msync", &self.path))
+        if durability == Durability::Msync {
+            // The mapping is all an msync needs (the descriptor only names the file in a
+            // test's record of the syncs).
+            if sys::testing::recording() {
+                if let Some(file) = self.sync_file()? {
+                    sys::testing::note_range(&self.path, &file, start, end, format::PAGE_LEN);
+                }
             }
-            Durability::Fdatasync => sys::fdatasync(&self.file, &self.path),
+            let offset = usize::try_from(start).expect("segment offsets fit in usize");
+            let len = usize::try_from(end - start).expect("segment offsets fit in usize");
+            return self
+                .map
+                .flush_range(offset, len)
+                .map_err(io_error("msync", &self.path));
+        }
+        // Gone from the directory (`truncate_front` or `truncate_back` removed it): its
+        // records are no longer part of the log, so there is nothing to sync.
+        let Some(file) = self.sync_file()? else {
+            return Ok(());
+        };
+        match durability {
+            Durability::Msync | Durability::Fdatasync => sys::fdatasync(&file, &self.path),
             #[cfg(all(feature = "io-uring", target_os = "linux"))]
-            Durability::IoUring => sys::uring::fsync_all(&[self.ring_fsync(start, end)]),
+            Durability::IoUring => sys::uring::fsync_all(&[self.ring_fsync(&file, start, end)]),
             #[cfg(all(feature = "io-uring", not(target_os = "linux")))]
             Durability::IoUring => sys::uring::check(),
         }
     }
 
-    /// The io_uring data sync of `[start, end)` (recorded for tests like an msync: the
-    /// kernel syncs the same range either way).
+    /// The file to sync: the open descriptor, or, once closed (see `close_file`), the
+    /// file opened again by name, if the name still holds this very file (`None` if it
+    /// was deleted or replaced).
+    pub(crate) fn sync_file(&self) -> Result<Option<SyncFile<'_>>> {
+        let guard = self.file.read().unwrap_or_else(|p| p.into_inner());
+        if guard.is_some() {
+            return Ok(Some(SyncFile::Open(guard)));
+        }
+        drop(guard);
+        match crate::dir::open_segment(&self.path) {
+            Ok(file) if self.ino.is_some() && inode_of(&file) == self.ino => {
+                Ok(Some(SyncFile::Again(file)))
+            }
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("open segment", &self.path)(e)),
+        }
+    }
+
+    /// Closes the descriptor of a sealed segment: the writer never writes it again, and
+    /// a sync opens it again by name (see `sync_file`).
+    pub(crate) fn close_file(&self) {
+        if self.is_sealed() {
+            *self.file.write().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+    }
+
+    /// The io_uring data sync of `[start, end)` of `file`, this segment's (recorded for
+    /// tests like an msync: the kernel syncs the same range either way).
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
-    pub(crate) fn ring_fsync(&self, start: u64, end: u64) -> sys::uring::Fsync<'_> {
-        sys::testing::note_range(&self.path, &self.file, start, end, format::PAGE_LEN);
+    pub(crate) fn ring_fsync<'a>(
+        &'a self,
+        file: &'a File,
+        start: u64,
+        end: u64,
+    ) -> sys::uring::Fsync<'a> {
+        sys::testing::note_range(&self.path, file, start, end, format::PAGE_LEN);
         sys::uring::Fsync {
-            file: &self.file,
+            file,
             path: &self.path,
             range: Some((start, end)),
         }
@@ -673,7 +754,9 @@ impl Segment {
     /// `sys::start_writeback`).
     pub(crate) fn start_writeback(&self, header: bool) {
         let (from, upto, _) = self.sync_span(header);
-        sys::start_writeback(&self.file, from, upto);
+        if let Ok(Some(file)) = self.sync_file() {
+            sys::start_writeback(&file, from, upto);
+        }
     }
 
     /// Notes that a sync made everything below `end` durable.
@@ -784,31 +867,33 @@ impl Segment {
     pub(crate) fn read_trailer(&self) -> Option<format::TrailerMeta> {
         let len = self.meta.segment_len;
         let mut bytes = vec![0u8; format::TRAILER_LEN];
-        self.file
-            .read_exact_at(&mut bytes, format::trailer_offset(len))
-            .ok()?;
+        self.read_at(&mut bytes, format::trailer_offset(len))?;
         format::decode_trailer(&bytes, self.seed(), len, self.base_lsn()).ok()?
     }
 
+    /// Reads `buf.len()` bytes at `offset` of the file with `pread` (the writer, possibly
+    /// in another process, may be rewriting them: a copy by the kernel, checked by the
+    /// caller's CRC). With its descriptor closed, the file is opened again by name, and
+    /// only if the name still holds this very file (`None` if not: it was deleted, or
+    /// replaced by `truncate_back`).
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Option<()> {
+        self.sync_file().ok()??.read_exact_at(buf, offset).ok()
+    }
+
     /// The inode number of this segment's file (a writer's `truncate_back` may delete it
-    /// and create a new segment under the same name), if `fstat` works.
+    /// and create a new segment under the same name), if `fstat` told it.
     pub(crate) fn inode(&self) -> Option<u64> {
-        use std::os::unix::fs::MetadataExt;
-        self.file.metadata().ok().map(|m| m.ino())
+        self.ino
     }
 
     fn load_index(&self) -> Option<Vec<IndexPoint>> {
         let len = self.meta.segment_len;
         let mut page = vec![0u8; format::TRAILER_LEN];
-        self.file
-            .read_exact_at(&mut page, format::trailer_offset(len))
-            .ok()?;
+        self.read_at(&mut page, format::trailer_offset(len))?;
         let trailer = format::decode_trailer(&page, self.seed(), len, self.base_lsn()).ok()??;
         let count = usize::try_from(trailer.index_count).ok()?;
         let mut bytes = vec![0u8; count * format::INDEX_ENTRY_LEN];
-        self.file
-            .read_exact_at(&mut bytes, format::records_end(len))
-            .ok()?;
+        self.read_at(&mut bytes, format::records_end(len))?;
         if !format::index_valid(&bytes, trailer.index_count, self.seed(), trailer.index_crc) {
             return None;
         }

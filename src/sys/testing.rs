@@ -74,6 +74,11 @@ pub fn take_syncs(dir: &Path) -> Vec<SyncEvent> {
         .unwrap_or_default()
 }
 
+/// Whether a test records syncs (then a sync names its file, see `note_range`).
+pub(crate) fn recording() -> bool {
+    ACTIVE.load(Ordering::Acquire) != 0
+}
+
 /// Records `event(inode, length)` of `file` if a test registered a directory holding
 /// `path`.
 fn note(path: &Path, file: &File, event: impl FnOnce(u64, u64) -> Option<SyncEvent>) {

@@ -374,6 +374,77 @@ fn every_sync_mode_acknowledges_each_record_once_it_is_readable() {
     }
 }
 
+/// A log of hundreds of segments is written and read under a limit of 64 open files: a
+/// sealed segment holds no descriptor (the limit is often 1,024; a log in small segments
+/// has more). Before, `cat` of such a log failed with "Too many open files".
+#[test]
+#[cfg_attr(miri, ignore)]
+fn hundreds_of_segments_need_no_descriptor_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let limited = |args: &[&str], stdin: &[u8]| {
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(r#"ulimit -n 64 && exec "$0" "$@""#)
+            .arg(BIN)
+            .args(args.iter().take(1))
+            .arg(&dir)
+            .args(&args[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn mmlog under a file limit");
+        let mut input = child.stdin.take().unwrap();
+        let stdin = stdin.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = input.write_all(&stdin);
+        });
+        let output = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        exited(&output, args);
+        output
+    };
+    let line = |i: u64| format!("{i:06}-{}", "s".repeat(1000));
+    let mut input = Vec::new();
+    for i in 0..40_000u64 {
+        input.extend_from_slice(line(i).as_bytes());
+        input.push(b'\n');
+    }
+    for (durability, sync) in [("msync", "every:500"), ("fdatasync", "every:700")] {
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = limited(
+            &[
+                "append",
+                "--durability",
+                durability,
+                "--sync",
+                sync,
+                "--segment-size",
+                "65536",
+            ],
+            &input,
+        );
+        assert_exit(&out, 0, "append under the limit");
+        assert!(
+            segment_bases(&dir).len() > 500,
+            "{durability}: few segments"
+        );
+        let out = limited(&["cat"], b"");
+        assert_exit(&out, 0, "cat under the limit");
+        let records = records_of(&out.stdout);
+        assert_eq!(records.len(), 40_000, "{durability}");
+        assert!(records.iter().all(|(i, p)| *p == line(*i).into_bytes()));
+        assert_exit(&limited(&["verify"], b""), 0, "verify under the limit");
+        assert_exit(
+            &limited(&["truncate", "--back", "39000"], b""),
+            0,
+            "truncate",
+        );
+        assert_exit(&limited(&["stat"], b""), 0, "stat under the limit");
+    }
+}
+
 /// `stat`, `verify` and `truncate` printing into a pipe whose reader has gone (`| head`)
 /// are not failures: they exit as they would have (a truncation is done), quietly.
 #[test]
