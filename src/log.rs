@@ -53,8 +53,8 @@ pub struct RecoveryReport {
     pub segments_removed: usize,
     /// Segments whose lost trailer was rewritten.
     pub segments_repaired: usize,
-    /// Corruption that `Recovery::TruncateAtCorruption` dropped, as the error `Strict`
-    /// would have returned.
+    /// Corruption that `Recovery::TruncateAtCorruption` dropped: the segment, the byte
+    /// offset and what was wrong, as the `Error::Corrupt` of a `Strict` open names them.
     pub corruption: Option<String>,
 }
 
@@ -285,12 +285,12 @@ impl Log {
             durable_mark: plan.durable_mark,
             segments_removed: plan.delete.len(),
             corruption: plan.corruption.as_ref().map(|(path, d)| {
-                Error::Corrupt {
-                    segment: path.clone(),
-                    offset: d.offset,
-                    reason: d.reason.clone(),
-                }
-                .to_string()
+                format!(
+                    "{}: {} at byte {}; the records from there on were dropped",
+                    path.display(),
+                    d.reason,
+                    d.offset
+                )
             }),
             ..RecoveryReport::default()
         };

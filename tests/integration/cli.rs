@@ -610,6 +610,18 @@ fn a_flipped_byte_in_a_sealed_segment_is_found_and_never_printed() {
     let problem = format!("problem: {} at byte {at}: ", segment.display());
     assert!(report.contains(&problem), "{report}");
     assert!(report.contains("problems:     1"), "{report}");
+    // The range is the log's; the records from the damage to the segment's end could not
+    // be read, and the summary says so.
+    let bases = segment_bases(&dir);
+    let unreadable = bases[1] - damaged_lsn;
+    assert!(
+        report.contains(&format!(
+            "records:      {} (LSNs 0 to {}; {unreadable} of them unreadable)",
+            RECORDS - unreadable,
+            RECORDS - 1
+        )),
+        "{report}"
+    );
 
     let out = run(&["cat"], &dir, b"");
     assert_exit(&out, 1, "cat");

@@ -218,9 +218,17 @@ fn expect_truncated(fx: &Fixture, next: Lsn) {
     let log = Log::open(fx.dir(), truncating())
         .unwrap_or_else(|e| panic!("TruncateAtCorruption open: {e}"));
     let report = log.recovery_report().clone();
+    let said = report
+        .corruption
+        .clone()
+        .unwrap_or_else(|| panic!("corruption not reported: {report:?}"));
     assert!(
-        report.corruption.is_some(),
-        "corruption not reported: {report:?}"
+        said.contains(".seg: ") && said.contains(" at byte ") && said.ends_with("were dropped"),
+        "the report names the file, the offset and what was done: {said}"
+    );
+    assert!(
+        !said.contains("TruncateAtCorruption"),
+        "the report suggests what was just done: {said}"
     );
     assert_eq!(log.first_lsn(), 0, "first_lsn");
     assert_eq!(log.next_lsn(), next, "kept prefix: {report:?}");

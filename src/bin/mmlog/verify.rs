@@ -72,9 +72,17 @@ fn print_report(out: &mut impl Write, report: &VerifyReport) -> io::Result<()> {
             report.next_lsn
         )?;
     } else {
+        let span = report.next_lsn.saturating_sub(report.first_lsn);
+        // Damage in a segment hides the records after it there: the range is the log's,
+        // the count what could be read.
+        let unreadable = if span > report.records {
+            format!("; {} of them unreadable", span - report.records)
+        } else {
+            String::new()
+        };
         writeln!(
             out,
-            "records:      {} (LSNs {} to {})",
+            "records:      {} (LSNs {} to {}{unreadable})",
             report.records,
             report.first_lsn,
             report.next_lsn.saturating_sub(1)
