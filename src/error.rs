@@ -279,7 +279,7 @@ impl fmt::Display for Error {
             ),
             Error::NoSpace { path, len } => write!(
                 f,
-                "no space left to preallocate {len} bytes for {}; free disk space (nothing already written is lost)",
+                "no space left on the file system for {} ({len} bytes, or a free inode); free disk space (nothing already written is lost)",
                 path.display()
             ),
             Error::ReadOnly => write!(f, "the log was opened read-only and cannot be written"),

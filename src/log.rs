@@ -236,6 +236,11 @@ impl Log {
         options.validate()?;
         let dir = dir.as_ref().to_path_buf();
         let writable = !options.read_only;
+        // Refused before anything is created: a refused open leaves nothing behind.
+        #[cfg(feature = "io-uring")]
+        if options.durability == Durability::IoUring && writable {
+            sys::uring::check()?;
+        }
         if writable && options.create && !dir.is_dir() {
             std::fs::create_dir_all(&dir).map_err(io_error("create directory", &dir))?;
             // The new directory's name must be durable too, or a crash can lose the log.
@@ -244,10 +249,6 @@ impl Log {
             }
         }
         dir::require_dir(&dir)?;
-        #[cfg(feature = "io-uring")]
-        if options.durability == Durability::IoUring && writable {
-            sys::uring::check()?;
-        }
         let lock_file = if writable {
             Some(dir::lock(&dir)?)
         } else {

@@ -113,7 +113,17 @@ impl Spare {
             .create(true)
             .truncate(true)
             .open(&path)
-            .map_err(io_error("create segment", &path))?;
+            .map_err(|e| {
+                // No inode (or directory block) left for the file: as full as no blocks.
+                if sys::is_full(&e) {
+                    Error::NoSpace {
+                        path: path.clone(),
+                        len,
+                    }
+                } else {
+                    io_error("create segment", &path)(e)
+                }
+            })?;
         sys::testing::note_created(&path, &file);
         if let Err(e) = sys::preallocate(&file, len, &path) {
             // Leave no half-made file behind; the error is what matters.

@@ -27,7 +27,7 @@ pub(crate) use unix::dir_to_fsync;
 
 pub(crate) use unix::{
     data_extents, fdatasync, fsync_dir, futex_wait, futex_wait_private, futex_wake_all,
-    futex_wake_all_private, preallocate, start_writeback,
+    futex_wake_all_private, is_full, preallocate, start_writeback,
 };
 
 use std::hash::{BuildHasher, Hasher};

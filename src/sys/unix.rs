@@ -17,13 +17,19 @@ pub(crate) fn preallocate(file: &File, len: u64, path: &Path) -> Result<()> {
         return Ok(());
     }
     let err = io::Error::from_raw_os_error(rc);
-    if rc == libc::ENOSPC {
+    if is_full(&err) {
         return Err(Error::NoSpace {
             path: path.to_path_buf(),
             len,
         });
     }
     Err(io_error("fallocate", path)(err))
+}
+
+/// Whether `err` says the file system is full: no blocks or no inodes left (`ENOSPC`),
+/// or the user's quota spent (`EDQUOT`).
+pub(crate) fn is_full(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT))
 }
 
 #[cfg(target_os = "linux")]

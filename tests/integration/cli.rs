@@ -445,6 +445,35 @@ fn hundreds_of_segments_need_no_descriptor_each() {
     }
 }
 
+/// An `append` that stops on an error (here a line longer than a record can be) still
+/// leaves the records it acknowledged durable, also with `--sync none` (found by audit:
+/// the durable LSN stayed 0 after an error, as if the process had died).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn append_stopped_by_an_error_leaves_what_it_acknowledged_durable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("log");
+    let mut input = Vec::new();
+    for i in 0..10 {
+        input.extend_from_slice(format!("line {i}\n").as_bytes());
+    }
+    input.extend_from_slice(&vec![b'x'; 70_000]);
+    input.push(b'\n');
+    let out = run(
+        &["append", "--sync", "none", "--segment-size", SEGMENT],
+        &dir,
+        &input,
+    );
+    assert_exit(&out, 2, "append of a line too long");
+    assert_eq!(acks(&out), (0..10).collect::<Vec<_>>());
+    let out = run(&["stat"], &dir, b"");
+    assert!(
+        text(&out.stdout).contains("durable LSN: 10 "),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
 /// `stat`, `verify` and `truncate` printing into a pipe whose reader has gone (`| head`)
 /// are not failures: they exit as they would have (a truncation is done), quietly.
 #[test]

@@ -33,8 +33,13 @@ struct Tmpfs {
 impl Tmpfs {
     /// Mounts a tmpfs of `size` over `path`, or says why it cannot.
     fn mount(path: &Path, size: &str) -> Result<Tmpfs, String> {
+        Tmpfs::mount_with(path, &format!("size={size}"))
+    }
+
+    /// Mounts a tmpfs with mount options `options` over `path`, or says why it cannot.
+    fn mount_with(path: &Path, options: &str) -> Result<Tmpfs, String> {
         let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
             .arg(path)
             .output()
             .map_err(|e| format!("cannot run mount: {e}"))?;
@@ -168,6 +173,51 @@ fn full_disk_is_no_space_and_loses_nothing() {
         read_all(&log) == acked,
         "records differ after the final reopen"
     );
+    log.close().expect("close");
+    drop(tmpfs);
+}
+
+/// No inode left for the next segment's file (found by audit: it was `Error::Io`, which an
+/// embedder matching on `NoSpace` misses): also `Error::NoSpace`, and nothing is lost.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn no_inode_left_is_no_space_too() {
+    let base = tempfile::tempdir().expect("tempdir");
+    let tmpfs = match Tmpfs::mount_with(base.path(), "size=64m,nr_inodes=64") {
+        Ok(t) => t,
+        Err(why) => {
+            eprintln!("skipping disk_full::no_inode_left_is_no_space_too: {why}");
+            return;
+        }
+    };
+    let dir = tmpfs.path.join("log");
+    let log = Log::open(&dir, options()).expect("open on the tmpfs");
+    // Every inode but none taken by files of our own: the log's next spare segment finds
+    // none (one may be prepared already: appending goes on until a rotation needs one).
+    let mut fillers = 0;
+    while std::fs::write(tmpfs.path.join(format!("filler-{fillers}")), b"").is_ok() {
+        fillers += 1;
+        assert!(fillers < 64, "more files than inodes");
+    }
+    let mut acked: Vec<(Lsn, Vec<u8>)> = Vec::new();
+    let err = loop {
+        let n = acked.len() as u64;
+        assert!(n < 10 * SEGMENT, "no error after {n} records");
+        let p = payload(n, RECORD_LEN);
+        match log.append(&p) {
+            Ok(lsn) => acked.push((lsn, p)),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(err, Error::NoSpace { .. }),
+        "no inode left must be Error::NoSpace, got: {err:?}"
+    );
+    assert!(err.to_string().contains("free disk space"), "{err}");
+    drop(log);
+    std::fs::remove_file(tmpfs.path.join("filler-0")).expect("free an inode");
+    let log = Log::open(&dir, options()).expect("reopen");
+    assert!(read_all(&log) == acked, "acknowledged records differ");
     log.close().expect("close");
     drop(tmpfs);
 }

@@ -34,7 +34,20 @@ pub fn run(args: &AppendArgs) -> Result<(), CliError> {
         options = options.segment_size(bytes);
     }
     let log = Log::open(dir, options).map_err(opening(dir))?;
+    let appended = append_lines(&log, args);
+    // The end, clean or not, closes the log, which syncs it (also with `--sync none`: the
+    // acknowledgements did not wait for it, but a shutdown leaves a durable log). After a
+    // failed append (a full disk, a line too long) the records acknowledged before it are
+    // made durable too; that error is the one reported.
+    let closed = log.close().map_err(log_error(|| {
+        format!("cannot close the log in {}", dir.display())
+    }));
+    appended.and(closed)
+}
 
+/// Appends the lines of stdin to `log` and acknowledges them as `--sync` asks.
+fn append_lines(log: &Log, args: &AppendArgs) -> Result<(), CliError> {
+    let dir = args.dir.as_path();
     // No payload can be longer than a record can be: reading further would only fill
     // memory.
     let line_len_max = log.record_len_max();
@@ -62,7 +75,7 @@ pub fn run(args: &AppendArgs) -> Result<(), CliError> {
         if line.last() == Some(&b'\n') {
             line.pop();
         } else if read as u64 > line_len_max {
-            acks.settle(&log, dir, args.sync)?;
+            acks.settle(log, dir, args.sync)?;
             return Err(CliError::Usage(format!(
                 "line {line_number} of stdin is longer than the largest record a segment holds \
                  ({line_len_max} bytes); nothing from it on was appended (use a larger --segment-size)"
@@ -76,7 +89,7 @@ pub fn run(args: &AppendArgs) -> Result<(), CliError> {
             Ok(lsn) => lsn,
             Err(source) => {
                 // Records appended before this one were fine: acknowledge them first.
-                acks.settle(&log, dir, args.sync)?;
+                acks.settle(log, dir, args.sync)?;
                 return Err(CliError::Log {
                     context: format!(
                         "cannot append line {line_number} of stdin to the log in {} \
@@ -91,17 +104,12 @@ pub fn run(args: &AppendArgs) -> Result<(), CliError> {
         match args.sync {
             SyncMode::None | SyncMode::Each => acks.print()?,
             SyncMode::Every(count) if acks.pending.len() as u64 >= count => {
-                acks.settle(&log, dir, args.sync)?;
+                acks.settle(log, dir, args.sync)?;
             }
             SyncMode::Every(_) => {}
         }
     }
-    acks.settle(&log, dir, args.sync)?;
-    // A clean end of input closes the log, which syncs it (also with `--sync none`: the
-    // acknowledgements did not wait for it, but a clean shutdown leaves a durable log).
-    log.close().map_err(log_error(|| {
-        format!("cannot close the log in {}", dir.display())
-    }))
+    acks.settle(log, dir, args.sync)
 }
 
 /// LSNs appended but not yet acknowledged, and the stdout they are printed on.
