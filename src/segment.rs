@@ -883,11 +883,36 @@ impl Segment {
 
     /// Reads `buf.len()` bytes at `offset` of the file with `pread` (the writer, possibly
     /// in another process, may be rewriting them: a copy by the kernel, checked by the
-    /// caller's CRC). With its descriptor closed, the file is opened again by name, and
-    /// only if the name still holds this very file (`None` if not: it was deleted, or
-    /// replaced by `truncate_back`).
+    /// caller's CRC). With its descriptor closed, the file is opened again by name if the
+    /// name still holds this very file, else the bytes are copied out of the mapping.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Option<()> {
-        self.sync_file().ok()??.read_exact_at(buf, offset).ok()
+        match self.sync_file() {
+            Ok(Some(file)) => file.read_exact_at(buf, offset).ok(),
+            // Deleted or replaced by the writer (`truncate_back`, `truncate_front`): the
+            // mapping still holds this very file.
+            Ok(None) => self.copy_mapped(buf, offset),
+            Err(_) => None,
+        }
+    }
+
+    /// Copies `buf.len()` bytes at `offset` out of the mapping, byte by byte with volatile
+    /// reads: another process may be writing them (a torn copy fails the caller's CRC).
+    /// `None` if the range is outside the segment.
+    fn copy_mapped(&self, buf: &mut [u8], offset: u64) -> Option<()> {
+        let end = offset.checked_add(buf.len() as u64)?;
+        if end > self.meta.segment_len {
+            return None;
+        }
+        let start = usize::try_from(offset).ok()?;
+        let base = self.map.as_ptr().wrapping_add(start);
+        for (i, byte) in buf.iter_mut().enumerate() {
+            // SAFETY: `offset + i < segment_len`, the length of the mapping, which lives as
+            // long as `self` (module invariant 1), so the byte is mapped and readable; a
+            // volatile read of a `u8` makes no reference to memory another process may
+            // write, and any value is a valid `u8`.
+            *byte = unsafe { std::ptr::read_volatile(base.wrapping_add(i)) };
+        }
+        Some(())
     }
 
     /// The inode number of this segment's file (a writer's `truncate_back` may delete it

@@ -271,6 +271,63 @@ fn a_follower_behind_a_cut_never_yields_a_removed_record() {
     }
 }
 
+/// A follower that did not look while the writer cut its tail back and then freed the cut
+/// segment with `truncate_front`: the follower reads the cut from the freed segment's own
+/// mapping (its name is gone) and goes on. A tailer past the cut gets `Error::Truncated`;
+/// one before it reads the kept records, then the new ones. (Found by review: the
+/// follower stopped for good, the freed segment's trailer being unreadable by name.)
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_follower_takes_in_a_cut_whose_segment_was_freed_since() {
+    let old = |i: u64| format!("old-{i}-{}", "o".repeat(700)).into_bytes();
+    let new = |i: u64| format!("new-{i}").into_bytes();
+    for read_past_cut in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = open(dir.path());
+        for i in 0..300 {
+            writer.append(&old(i)).unwrap();
+        }
+        while writer.next_lsn() - writer.stats().segments.last().unwrap().base_lsn < 30 {
+            writer.append(&old(writer.next_lsn())).unwrap();
+        }
+        let segments = writer.stats().segments;
+        let cut = segments[segments.len() - 2].base_lsn + 10;
+        let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
+        let mut tailer = follower.tail_from(0);
+        let upto = if read_past_cut { cut + 5 } else { cut - 5 };
+        for i in 0..upto {
+            assert_eq!(arrives(&mut tailer).payload(), old(i));
+        }
+        writer.truncate_back(cut).unwrap();
+        for i in cut..cut + 10 {
+            assert_eq!(writer.append(&new(i)).unwrap(), i);
+        }
+        let first = writer.truncate_front(cut).unwrap();
+        assert!(first <= cut, "the new segment at the cut is kept");
+        if read_past_cut {
+            match tailer.next_timeout(Duration::from_secs(10)) {
+                Err(mmlog::Error::Truncated { cut: c, .. }) => assert_eq!(c, cut),
+                other => panic!("a tailer past the cut got {other:?}"),
+            }
+        } else {
+            for i in upto..cut {
+                let r = arrives(&mut tailer);
+                assert_eq!((r.lsn(), r.payload()), (i, &old(i)[..]));
+            }
+            for i in cut..cut + 10 {
+                let r = arrives(&mut tailer);
+                assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]), "a removed record");
+            }
+        }
+        let mut fresh = follower.tail_from(cut);
+        for i in cut..cut + 10 {
+            let r = arrives(&mut fresh);
+            assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]));
+        }
+        assert_eq!(follower.next_lsn(), writer.next_lsn());
+    }
+}
+
 /// A follower that fell behind retention: the writer's `truncate_front` freed every
 /// segment it knows and the ones after them. Its tailer gets `LsnOutOfRange` once it has
 /// read what its mapped segment holds (as in the writer's process), and the follower
