@@ -1327,14 +1327,14 @@ impl Inner {
         let first_removed = if keep_k { k + 1 } else { k };
         // Newest first: a crash in between leaves a shorter log that is still a prefix.
         let removed: Vec<Arc<Segment>> = segments.drain(first_removed..).collect();
-        // Retire them in memory too: readers still holding them see them end (their
-        // bytes stay valid for `Record`s, and are never written again).
-        for segment in &removed {
-            segment.cut(format::RECORDS_START, segment.base_lsn());
-        }
         for segment in removed.iter().rev() {
             std::fs::remove_file(&segment.path)
                 .map_err(io_error("remove segment", &segment.path))?;
+            // Retire it in memory and in its live area, once its file is gone (a follower
+            // that sees the cut there finds the file gone; an interrupted truncation
+            // leaves no live area saying a kept segment is empty): readers still holding
+            // it see it end (its bytes stay valid for `Record`s, never written again).
+            segment.cut(format::RECORDS_START, segment.base_lsn());
         }
         if !removed.is_empty() {
             sys::fsync_dir(&self.dir)?;

@@ -58,6 +58,9 @@ pub struct Iter {
     truncations_seen: u64,
     /// Yield only records below the log's durable LSN.
     durable_only: bool,
+    /// The last answer of `cut_confirmed`: (segment, live end) and whether the files
+    /// confirmed the cut.
+    cut_verdict: Option<((usize, u64), bool)>,
 }
 
 /// Where a record starts in its segment.
@@ -135,6 +138,7 @@ impl Iter {
             pending_error,
             failed: false,
             durable_only: false,
+            cut_verdict: None,
         };
         if iter.pending_error.is_none() {
             if let Err(e) = iter.position() {
@@ -203,6 +207,20 @@ impl Iter {
         }
     }
 
+    /// Whether the files confirm the cut a follower's live area shows for `segment` (see
+    /// `Segment::cut_on_disk`); asked once per segment and live end.
+    fn cut_confirmed(&mut self, segment: &Arc<Segment>, live_end: u64, view_end: u64) -> bool {
+        let key = (Arc::as_ptr(segment) as usize, live_end);
+        if let Some((k, verdict)) = self.cut_verdict {
+            if k == key {
+                return verdict;
+            }
+        }
+        let verdict = segment.cut_on_disk(view_end);
+        self.cut_verdict = Some((key, verdict));
+        verdict
+    }
+
     fn step(&mut self) -> Result<Option<Record>> {
         self.check_truncations()?;
         loop {
@@ -222,7 +240,7 @@ impl Iter {
             // nothing to read.
             let capped = self.log.writer.is_none() && {
                 let (live_end, _, live_sealed) = segment.live_published();
-                live_sealed && live_end < end && {
+                live_sealed && live_end < end && self.cut_confirmed(&segment, live_end, end) && {
                     end = end.min(live_end.max(RECORDS_START));
                     true
                 }

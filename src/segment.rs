@@ -895,6 +895,20 @@ impl Segment {
         }
     }
 
+    /// For a follower whose live area says the writer cut this segment below `view_end`:
+    /// whether the files agree (its name no longer holds it, or its trailer ends below
+    /// `view_end`). The writer changes the files before the live area, so a cut it made
+    /// always shows; a live area left stale (or damaged) does not hide records.
+    pub(crate) fn cut_on_disk(&self, view_end: u64) -> bool {
+        match self.sync_file() {
+            Ok(None) => true,
+            Ok(Some(_)) => self
+                .read_trailer()
+                .is_some_and(|t| t.records_end < view_end),
+            Err(_) => false,
+        }
+    }
+
     /// Copies `buf.len()` bytes at `offset` out of the mapping, byte by byte with volatile
     /// reads: another process may be writing them (a torn copy fails the caller's CRC).
     /// `None` if the range is outside the segment.

@@ -328,6 +328,82 @@ fn a_follower_takes_in_a_cut_whose_segment_was_freed_since() {
     }
 }
 
+/// A live area that says a sealed segment was cut to nothing while its file and trailer
+/// say otherwise (left stale, or damaged) hides no record from read-only readers: only a
+/// cut the files confirm caps them. (Found by review: every read-only reader stopped at
+/// that segment, and `mmlog cat` printed a prefix and exited 0.)
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_stale_live_area_hides_no_record_from_followers() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let record = |i: u64| format!("stale-{i}-{}", "s".repeat(700)).into_bytes();
+    let writer = open(dir.path());
+    for i in 0..300 {
+        writer.append(&record(i)).unwrap();
+    }
+    writer.sync().unwrap();
+    let segment = writer.stats().segments[1].clone();
+    assert!(segment.sealed);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment.path)
+        .unwrap();
+    // What the writer stores when it cuts a segment to nothing.
+    let end = mmlog::format::RECORDS_START;
+    file.write_all_at(&end.to_ne_bytes(), mmlog::format::LIVE_PUBLISHED_END)
+        .unwrap();
+    file.write_all_at(
+        &segment.base_lsn.to_ne_bytes(),
+        mmlog::format::LIVE_PUBLISHED_LSN,
+    )
+    .unwrap();
+    file.write_all_at(&1u32.to_ne_bytes(), mmlog::format::LIVE_SEALED)
+        .unwrap();
+    drop(file);
+    let reader = Log::open(dir.path(), small().read_only(true)).unwrap();
+    assert_eq!(read_all(&reader).len(), 300);
+    let mut tailer = reader.tail_from(0);
+    for i in 0..300 {
+        assert_eq!(arrives(&mut tailer).payload(), record(i));
+    }
+}
+
+/// A `truncate_back` interrupted after deleting the newest segment (here the next
+/// deletion fails; a kill there leaves the same files): the segments it did not delete
+/// are whole, for the restarted writer and for read-only readers alike.
+#[test]
+#[cfg_attr(miri, ignore)]
+fn an_interrupted_truncate_back_leaves_readers_the_whole_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |i: u64| format!("kept-{i}-{}", "k".repeat(700)).into_bytes();
+    let kept_path;
+    {
+        let writer = open(dir.path());
+        for i in 0..300 {
+            writer.append(&record(i)).unwrap();
+        }
+        let segments = writer.stats().segments;
+        let kept = &segments[segments.len() - 2];
+        kept_path = kept.path.clone();
+        // Its deletion fails: a directory stands at its name meanwhile.
+        std::fs::rename(&kept.path, kept.path.with_extension("aside")).unwrap();
+        std::fs::create_dir(&kept.path).unwrap();
+        assert!(writer.truncate_back(kept.base_lsn).is_err());
+    }
+    std::fs::remove_dir(&kept_path).unwrap();
+    std::fs::rename(kept_path.with_extension("aside"), &kept_path).unwrap();
+    let writer = open(dir.path());
+    let next = writer.next_lsn();
+    assert!(next > 0);
+    let reader = Log::open(dir.path(), small().read_only(true)).unwrap();
+    assert_eq!(reader.next_lsn(), next);
+    assert!(
+        read_all(&reader) == read_all(&writer),
+        "readers see a shorter log"
+    );
+}
+
 /// A follower that fell behind retention: the writer's `truncate_front` freed every
 /// segment it knows and the ones after them. Its tailer gets `LsnOutOfRange` once it has
 /// read what its mapped segment holds (as in the writer's process), and the follower
