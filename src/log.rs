@@ -1294,12 +1294,19 @@ impl Inner {
             w.epoch,
             self.options.durability,
         )?);
+        // An active segment that holds no record (only padding: reservations dropped) has
+        // the new one's name, and the rename just replaced its file: it leaves the log
+        // (kept, two segments would share a name, and freeing one would delete the other).
+        let replaced = w.active.next_lsn() == w.active.base_lsn();
         // Publish the new segment before sealing the old one: a reader that sees the seal
         // must find the next segment.
-        self.segments
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Arc::clone(&segment));
+        {
+            let mut segments = self.segments.write().unwrap_or_else(|p| p.into_inner());
+            if replaced {
+                segments.retain(|s| !Arc::ptr_eq(s, &w.active));
+            }
+            segments.push(Arc::clone(&segment));
+        }
         segment.set_live_durable(durable);
         let old = std::mem::replace(&mut w.active, segment);
         old.seal();
@@ -1307,7 +1314,9 @@ impl Inner {
         // descriptor for each.
         old.close_file();
         self.wake_tailers();
-        w.unsynced.push(old);
+        if !replaced {
+            w.unsynced.push(old);
+        }
         w.dir_dirty = true;
         w.offset = format::RECORDS_START;
         self.counters.rotations.fetch_add(1, Ordering::Relaxed);

@@ -222,6 +222,42 @@ fn verify_reads_everything_and_lists_each_problem() {
     ));
 }
 
+/// An active segment that holds only padding (two reservations dropped) has the next
+/// segment's name: rotating replaces it, and it leaves the log, instead of standing in
+/// the list beside its successor under one name, where `truncate_front` deleted the
+/// active segment's file with the old one (found by review: synced records lost).
+#[test]
+fn a_segment_of_padding_only_is_replaced_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path());
+    let max = usize::try_from(log.record_len_max()).unwrap();
+    let a = log.reserve(max / 2).unwrap();
+    let b = log.reserve(1000).unwrap();
+    drop(a);
+    drop(b);
+    assert_eq!(log.next_lsn(), 0);
+    let big = vec![7u8; max * 3 / 4];
+    assert_eq!(log.append(&big).unwrap(), 0);
+    for i in 1..6u64 {
+        assert_eq!(log.append(&payload(i, 100)).unwrap(), i);
+    }
+    log.sync().unwrap();
+    let bases: Vec<_> = log.stats().segments.iter().map(|s| s.base_lsn).collect();
+    assert_eq!(bases, [0], "one segment per name");
+    assert_eq!(log.truncate_front(0).unwrap(), 0);
+    log.close().unwrap();
+    let log = open(dir.path());
+    assert_eq!(log.next_lsn(), 6, "synced records lost");
+    let all = read_all(&log);
+    assert!(all[0].1 == big);
+    for (i, (lsn, p)) in all.iter().enumerate().skip(1) {
+        assert_eq!(
+            (*lsn, p.as_slice()),
+            (i as u64, payload(i as u64, 100).as_slice())
+        );
+    }
+}
+
 /// A stray, empty segment file after the active segment is the one problem `verify`
 /// reports: the intact active segment before it is not blamed.
 #[test]
