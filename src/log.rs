@@ -1117,6 +1117,10 @@ impl Inner {
             self.poisoned.store(true, Ordering::Release);
             return Err(e);
         }
+        // Durable and sealed: a descriptor the rotation could not close is closed now.
+        for segment in &sealed {
+            segment.close_file();
+        }
         self.durable_lsn.fetch_max(new_durable, Ordering::AcqRel);
         self.counters.syncs.fetch_add(1, Ordering::Relaxed);
         // Store the new durable mark; the next sync carries it to disk.
@@ -1311,8 +1315,8 @@ impl Inner {
         let old = std::mem::replace(&mut w.active, segment);
         old.seal();
         // Its syncs open it again by name: a log of thousands of segments holds no
-        // descriptor for each.
-        old.close_file();
+        // descriptor for each. (Not while a sync uses it: appenders wait behind this.)
+        old.try_close_file();
         self.wake_tailers();
         if !replaced {
             w.unsynced.push(old);

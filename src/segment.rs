@@ -729,6 +729,19 @@ impl Segment {
         }
     }
 
+    /// `close_file`, unless a sync is using the descriptor right now (then the sync
+    /// that makes the sealed segment durable closes it): it never waits.
+    pub(crate) fn try_close_file(&self) {
+        if !self.is_sealed() {
+            return;
+        }
+        match self.file.try_write() {
+            Ok(mut file) => *file = None,
+            Err(std::sync::TryLockError::Poisoned(p)) => *p.into_inner() = None,
+            Err(std::sync::TryLockError::WouldBlock) => {}
+        }
+    }
+
     /// The io_uring data sync of `[start, end)` of `file`, this segment's (recorded for
     /// tests like an msync: the kernel syncs the same range either way).
     #[cfg(all(feature = "io-uring", target_os = "linux"))]
