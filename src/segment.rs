@@ -888,9 +888,14 @@ impl Segment {
 
     /// The trailer, read with `pread`, if the segment has a valid one.
     pub(crate) fn read_trailer(&self) -> Option<format::TrailerMeta> {
+        self.trailer_from(&self.sync_file())
+    }
+
+    /// The trailer, read from `file` (a `sync_file` answer), if it is valid.
+    fn trailer_from(&self, file: &Result<Option<SyncFile<'_>>>) -> Option<format::TrailerMeta> {
         let len = self.meta.segment_len;
         let mut bytes = vec![0u8; format::TRAILER_LEN];
-        self.read_at(&mut bytes, format::trailer_offset(len))?;
+        self.read_from(file, &mut bytes, format::trailer_offset(len))?;
         format::decode_trailer(&bytes, self.seed(), len, self.base_lsn()).ok()?
     }
 
@@ -898,8 +903,14 @@ impl Segment {
     /// in another process, may be rewriting them: a copy by the kernel, checked by the
     /// caller's CRC). With its descriptor closed, the file is opened again by name if the
     /// name still holds this very file, else the bytes are copied out of the mapping.
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> Option<()> {
-        match self.sync_file() {
+    /// `file` is what `sync_file` answered.
+    fn read_from(
+        &self,
+        file: &Result<Option<SyncFile<'_>>>,
+        buf: &mut [u8],
+        offset: u64,
+    ) -> Option<()> {
+        match file {
             Ok(Some(file)) => file.read_exact_at(buf, offset).ok(),
             // Deleted or replaced by the writer (`truncate_back`, `truncate_front`): the
             // mapping still holds this very file.
@@ -913,10 +924,11 @@ impl Segment {
     /// `view_end`). The writer changes the files before the live area, so a cut it made
     /// always shows; a live area left stale (or damaged) does not hide records.
     pub(crate) fn cut_on_disk(&self, view_end: u64) -> bool {
-        match self.sync_file() {
+        let file = self.sync_file();
+        match file {
             Ok(None) => true,
             Ok(Some(_)) => self
-                .read_trailer()
+                .trailer_from(&file)
                 .is_some_and(|t| t.records_end < view_end),
             Err(_) => false,
         }
@@ -949,13 +961,16 @@ impl Segment {
     }
 
     fn load_index(&self) -> Option<Vec<IndexPoint>> {
-        let len = self.meta.segment_len;
-        let mut page = vec![0u8; format::TRAILER_LEN];
-        self.read_at(&mut page, format::trailer_offset(len))?;
-        let trailer = format::decode_trailer(&page, self.seed(), len, self.base_lsn()).ok()??;
+        let file = self.sync_file();
+        let trailer = self.trailer_from(&file)?;
+        // `index_count` is at most the index's capacity (checked by `decode_trailer`).
         let count = usize::try_from(trailer.index_count).ok()?;
         let mut bytes = vec![0u8; count * format::INDEX_ENTRY_LEN];
-        self.read_at(&mut bytes, format::records_end(len))?;
+        self.read_from(
+            &file,
+            &mut bytes,
+            format::records_end(self.meta.segment_len),
+        )?;
         if !format::index_valid(&bytes, trailer.index_count, self.seed(), trailer.index_crc) {
             return None;
         }

@@ -82,7 +82,7 @@ pub(crate) fn recording() -> bool {
 /// Records `event(inode, length)` of `file` if a test registered a directory holding
 /// `path`.
 fn note(path: &Path, file: &File, event: impl FnOnce(u64, u64) -> Option<SyncEvent>) {
-    if ACTIVE.load(Ordering::Acquire) == 0 {
+    if !recording() {
         return;
     }
     let Ok(meta) = file.metadata() else { return };

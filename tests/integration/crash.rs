@@ -283,14 +283,7 @@ fn scenario(sync: &str, durability: &str, rounds: u64, seed: u64, figures: &mut 
 #[test]
 #[cfg_attr(miri, ignore)]
 fn kill_9_never_loses_an_acknowledged_record() {
-    let rounds = std::env::var("MMLOG_CRASH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(ROUNDS_DEFAULT);
-    let seed = std::env::var("MMLOG_SEED")
-        .ok()
-        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0x6b69_6c6c_3900);
+    let (rounds, seed) = crate::util::crash_settings(ROUNDS_DEFAULT, 0x6b69_6c6c_3900);
     let mut figures = Figures {
         crash_points: 0,
         acked: 0,

@@ -25,12 +25,9 @@ const THREADS: u64 = 4;
 const OPS: u64 = 100_000;
 const SEGMENT: u64 = 1 << 20;
 
-/// splitmix64, as in `crash.rs`.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+/// A number derived from `z` alone (the first draw of the tests' splitmix64).
+fn mix(z: u64) -> u64 {
+    crate::util::Rng::new(z).next_u64()
 }
 
 /// The payload thread `thread` sends as its `k`-th record in `round`: it names itself, then
@@ -152,14 +149,7 @@ fn check(
 #[test]
 #[cfg_attr(miri, ignore)]
 fn kill_9_of_many_appending_threads_loses_no_acknowledged_record() {
-    let rounds = std::env::var("MMLOG_CRASH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(ROUNDS_DEFAULT);
-    let seed = std::env::var("MMLOG_SEED")
-        .ok()
-        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
-        .unwrap_or(0x7468_7265_6164);
+    let (rounds, seed) = crate::util::crash_settings(ROUNDS_DEFAULT, 0x7468_7265_6164);
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path().join("log");
     let exe = std::env::current_exe().expect("the test binary");

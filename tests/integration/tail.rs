@@ -2,6 +2,8 @@
 //! committed, follows rotations, and a read-only `Log` follows a writer (here in the same
 //! process through a second, independent open — the same path as another process: shared
 //! file mappings and a futex in the header page).
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +17,36 @@ fn arrives(tailer: &mut mmlog::Tailer) -> mmlog::Record {
         .next_timeout(Duration::from_secs(10))
         .unwrap()
         .expect("a record within 10 s")
+}
+
+/// The tailer's next records are `lsns`, each holding `payload(lsn)`.
+#[track_caller]
+fn arrive_in_order(
+    tailer: &mut mmlog::Tailer,
+    lsns: Range<u64>,
+    payload: impl Fn(u64) -> Vec<u8>,
+    what: &str,
+) {
+    for lsn in lsns {
+        let r = arrives(tailer);
+        assert_eq!((r.lsn(), r.payload()), (lsn, &payload(lsn)[..]), "{what}");
+    }
+}
+
+/// A writer on a new log in `dir` holding `count` records, `record(0..count)`.
+fn writer_with(dir: &Path, count: u64, record: impl Fn(u64) -> Vec<u8>) -> Log {
+    let writer = open(dir);
+    for i in 0..count {
+        writer.append(&record(i)).unwrap();
+    }
+    writer
+}
+
+/// Appends `record(lsn)` until the active segment holds at least `count` records.
+fn fill_active(writer: &Log, count: u64, record: impl Fn(u64) -> Vec<u8>) {
+    while writer.next_lsn() - writer.stats().segments.last().unwrap().base_lsn < count {
+        writer.append(&record(writer.next_lsn())).unwrap();
+    }
 }
 
 #[test]
@@ -167,10 +199,7 @@ fn a_follower_follows_truncate_back() {
         // Records appended after the cut before the follower looks.
         let after = if kind.ends_with("looks") { 150 } else { 50 };
         let dir = tempfile::tempdir().unwrap();
-        let writer = open(dir.path());
-        for i in 0..RECORDS {
-            writer.append(&old(i)).unwrap();
-        }
+        let writer = writer_with(dir.path(), RECORDS, old);
         writer.sync().unwrap();
         let segments = writer.stats().segments;
         assert!(segments.len() >= 4, "{kind}: {} segments", segments.len());
@@ -183,9 +212,7 @@ fn a_follower_follows_truncate_back() {
         };
         let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
         let mut read_all_of_it = follower.tail_from(0);
-        for i in 0..RECORDS {
-            assert_eq!(arrives(&mut read_all_of_it).payload(), old(i));
-        }
+        arrive_in_order(&mut read_all_of_it, 0..RECORDS, old, kind);
         let mut at_cut = follower.tail_from(cut - 1);
         assert_eq!(arrives(&mut at_cut).payload(), old(cut - 1));
 
@@ -203,19 +230,14 @@ fn a_follower_follows_truncate_back() {
             Err(mmlog::Error::Truncated { cut: c, .. }) => assert_eq!(c, cut, "{kind}"),
             other => panic!("{kind}: a tailer past the cut got {other:?}"),
         }
-        for i in cut..cut + after {
-            let r = arrives(&mut at_cut);
-            assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]), "{kind}");
-        }
+        arrive_in_order(&mut at_cut, cut..cut + after, new, kind);
         assert_eq!(follower.next_lsn(), writer.next_lsn(), "{kind}");
         assert_eq!(read_all(&follower), read_all(&writer), "{kind}");
         // More records, across a rotation, still arrive.
         for i in cut + after..cut + 300 {
             writer.append(&new(i)).unwrap();
         }
-        for i in cut + after..cut + 300 {
-            assert_eq!(arrives(&mut at_cut).payload(), new(i), "{kind}");
-        }
+        arrive_in_order(&mut at_cut, cut + after..cut + 300, new, kind);
     }
 }
 
@@ -231,14 +253,8 @@ fn a_follower_behind_a_cut_never_yields_a_removed_record() {
     let new = |i: u64| format!("new-{i}").into_bytes();
     for kind in ["inside the active segment", "inside an older segment"] {
         let dir = tempfile::tempdir().unwrap();
-        let writer = open(dir.path());
-        for i in 0..300 {
-            writer.append(&old(i)).unwrap();
-        }
-        // At least 30 records in the active segment too.
-        while writer.next_lsn() - writer.stats().segments.last().unwrap().base_lsn < 30 {
-            writer.append(&old(writer.next_lsn())).unwrap();
-        }
+        let writer = writer_with(dir.path(), 300, old);
+        fill_active(&writer, 30, old);
         let segments = writer.stats().segments;
         assert!(segments.len() >= 3, "{kind}: {} segments", segments.len());
         let segment = match kind {
@@ -249,25 +265,18 @@ fn a_follower_behind_a_cut_never_yields_a_removed_record() {
         let cut = segment.base_lsn + 10;
         let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
         let mut tailer = follower.tail_from(0);
-        for i in 0..cut - 5 {
-            assert_eq!(arrives(&mut tailer).payload(), old(i), "{kind}");
-        }
+        arrive_in_order(&mut tailer, 0..cut - 5, old, kind);
         writer.truncate_back(cut).unwrap();
         for i in cut..cut + 10 {
             assert_eq!(writer.append(&new(i)).unwrap(), i);
         }
-        for i in cut - 5..cut {
-            let r = arrives(&mut tailer);
-            assert_eq!((r.lsn(), r.payload()), (i, &old(i)[..]), "{kind}");
-        }
-        for i in cut..cut + 10 {
-            let r = arrives(&mut tailer);
-            assert_eq!(
-                (r.lsn(), String::from_utf8_lossy(r.payload()).into_owned()),
-                (i, String::from_utf8_lossy(&new(i)).into_owned()),
-                "{kind}: a removed record was yielded"
-            );
-        }
+        arrive_in_order(&mut tailer, cut - 5..cut, old, kind);
+        arrive_in_order(
+            &mut tailer,
+            cut..cut + 10,
+            new,
+            &format!("{kind}: a removed record was yielded"),
+        );
     }
 }
 
@@ -283,21 +292,14 @@ fn a_follower_takes_in_a_cut_whose_segment_was_freed_since() {
     let new = |i: u64| format!("new-{i}").into_bytes();
     for read_past_cut in [true, false] {
         let dir = tempfile::tempdir().unwrap();
-        let writer = open(dir.path());
-        for i in 0..300 {
-            writer.append(&old(i)).unwrap();
-        }
-        while writer.next_lsn() - writer.stats().segments.last().unwrap().base_lsn < 30 {
-            writer.append(&old(writer.next_lsn())).unwrap();
-        }
+        let writer = writer_with(dir.path(), 300, old);
+        fill_active(&writer, 30, old);
         let segments = writer.stats().segments;
         let cut = segments[segments.len() - 2].base_lsn + 10;
         let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
         let mut tailer = follower.tail_from(0);
         let upto = if read_past_cut { cut + 5 } else { cut - 5 };
-        for i in 0..upto {
-            assert_eq!(arrives(&mut tailer).payload(), old(i));
-        }
+        arrive_in_order(&mut tailer, 0..upto, old, "before the cut");
         writer.truncate_back(cut).unwrap();
         for i in cut..cut + 10 {
             assert_eq!(writer.append(&new(i)).unwrap(), i);
@@ -310,20 +312,11 @@ fn a_follower_takes_in_a_cut_whose_segment_was_freed_since() {
                 other => panic!("a tailer past the cut got {other:?}"),
             }
         } else {
-            for i in upto..cut {
-                let r = arrives(&mut tailer);
-                assert_eq!((r.lsn(), r.payload()), (i, &old(i)[..]));
-            }
-            for i in cut..cut + 10 {
-                let r = arrives(&mut tailer);
-                assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]), "a removed record");
-            }
+            arrive_in_order(&mut tailer, upto..cut, old, "kept");
+            arrive_in_order(&mut tailer, cut..cut + 10, new, "a removed record");
         }
         let mut fresh = follower.tail_from(cut);
-        for i in cut..cut + 10 {
-            let r = arrives(&mut fresh);
-            assert_eq!((r.lsn(), r.payload()), (i, &new(i)[..]));
-        }
+        arrive_in_order(&mut fresh, cut..cut + 10, new, "a tailer from the cut");
         assert_eq!(follower.next_lsn(), writer.next_lsn());
     }
 }
@@ -338,10 +331,7 @@ fn a_stale_live_area_hides_no_record_from_followers() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let record = |i: u64| format!("stale-{i}-{}", "s".repeat(700)).into_bytes();
-    let writer = open(dir.path());
-    for i in 0..300 {
-        writer.append(&record(i)).unwrap();
-    }
+    let writer = writer_with(dir.path(), 300, record);
     writer.sync().unwrap();
     let segment = writer.stats().segments[1].clone();
     assert!(segment.sealed);
@@ -363,10 +353,7 @@ fn a_stale_live_area_hides_no_record_from_followers() {
     drop(file);
     let reader = Log::open(dir.path(), small().read_only(true)).unwrap();
     assert_eq!(read_all(&reader).len(), 300);
-    let mut tailer = reader.tail_from(0);
-    for i in 0..300 {
-        assert_eq!(arrives(&mut tailer).payload(), record(i));
-    }
+    arrive_in_order(&mut reader.tail_from(0), 0..300, record, "a hidden record");
 }
 
 /// A `truncate_back` interrupted after deleting the newest segment (here the next
@@ -379,10 +366,7 @@ fn an_interrupted_truncate_back_leaves_readers_the_whole_log() {
     let record = |i: u64| format!("kept-{i}-{}", "k".repeat(700)).into_bytes();
     let kept_path;
     {
-        let writer = open(dir.path());
-        for i in 0..300 {
-            writer.append(&record(i)).unwrap();
-        }
+        let writer = writer_with(dir.path(), 300, record);
         let segments = writer.stats().segments;
         let kept = &segments[segments.len() - 2];
         kept_path = kept.path.clone();
@@ -413,16 +397,11 @@ fn an_interrupted_truncate_back_leaves_readers_the_whole_log() {
 #[cfg_attr(miri, ignore)]
 fn a_follower_behind_truncate_front_is_told_and_catches_up() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = open(dir.path());
     let record = |i: u64| format!("behind-{i}-{}", "b".repeat(500)).into_bytes();
-    for i in 0..300 {
-        writer.append(&record(i)).unwrap();
-    }
+    let writer = writer_with(dir.path(), 300, record);
     let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
     let mut tailer = follower.tail_from(0);
-    for i in 0..10 {
-        assert_eq!(arrives(&mut tailer).payload(), record(i));
-    }
+    arrive_in_order(&mut tailer, 0..10, record, "before truncate_front");
     for i in 300..600 {
         writer.append(&record(i)).unwrap();
     }
@@ -449,11 +428,12 @@ fn a_follower_behind_truncate_front_is_told_and_catches_up() {
         matches!(error, mmlog::Error::LsnOutOfRange { lsn, first: f, .. } if lsn == read && f == first),
         "{error:?}"
     );
-    let mut fresh = follower.tail_from(first);
-    for i in first..605 {
-        let r = arrives(&mut fresh);
-        assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
-    }
+    arrive_in_order(
+        &mut follower.tail_from(first),
+        first..605,
+        record,
+        "after truncate_front",
+    );
     assert_eq!(follower.first_lsn(), first);
     assert_eq!(follower.next_lsn(), 605);
 }
@@ -561,18 +541,12 @@ fn a_follower_tails_through_repeated_truncate_back() {
 #[cfg_attr(miri, ignore)]
 fn a_follower_is_not_cut_by_truncate_front() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = open(dir.path());
     let record = |i: u64| format!("front-{i}-{}", "f".repeat(700)).into_bytes();
-    for i in 0..300 {
-        writer.append(&record(i)).unwrap();
-    }
+    let writer = writer_with(dir.path(), 300, record);
     writer.sync().unwrap();
     let follower = Log::open(dir.path(), small().read_only(true)).unwrap();
     let mut tailer = follower.tail_from(0);
-    for i in 0..300 {
-        let r = arrives(&mut tailer);
-        assert_eq!(r.payload(), record(i));
-    }
+    arrive_in_order(&mut tailer, 0..300, record, "before truncate_front");
     // Append until a new segment starts, so that every segment the follower knows is
     // sealed, then free them all.
     let rotations = writer.stats().rotations;
@@ -583,13 +557,9 @@ fn a_follower_is_not_cut_by_truncate_front() {
     let first_kept = writer.truncate_front(next).unwrap();
     assert_eq!(first_kept, writer.stats().segments[0].base_lsn);
     assert!(first_kept > 0 && first_kept < next);
-    for i in 300..next {
-        let r = arrives(&mut tailer);
-        assert_eq!((r.lsn(), r.payload()), (i, &record(i)[..]));
-    }
+    arrive_in_order(&mut tailer, 300..next, record, "after truncate_front");
     writer.append(&record(next)).unwrap();
-    let r = arrives(&mut tailer);
-    assert_eq!((r.lsn(), r.payload()), (next, &record(next)[..]));
+    arrive_in_order(&mut tailer, next..next + 1, record, "a new record");
     assert_eq!(follower.next_lsn(), writer.next_lsn());
 }
 

@@ -122,3 +122,17 @@ pub fn segment_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     files.sort_by(|a, b| a.0.cmp(&b.0));
     files
 }
+
+/// The crash tests' settings: `MMLOG_CRASH_ROUNDS` (decimal) and `MMLOG_SEED` (hex, with
+/// or without `0x`), or the defaults.
+pub fn crash_settings(rounds_default: u64, seed_default: u64) -> (u64, u64) {
+    let rounds = std::env::var("MMLOG_CRASH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(rounds_default);
+    let seed = std::env::var("MMLOG_SEED")
+        .ok()
+        .and_then(|v| u64::from_str_radix(v.trim_start_matches("0x"), 16).ok())
+        .unwrap_or(seed_default);
+    (rounds, seed)
+}

@@ -22,20 +22,13 @@ const FOLLOW_WAIT: Duration = Duration::from_secs(1);
 /// With `--follow`: records written between two flushes while records keep coming.
 const FOLLOW_FLUSH_RECORDS: usize = 256;
 
-/// Runs `mmlog cat`. A reader that goes away (`mmlog cat DIR | head`) ends it quietly.
+/// Runs `mmlog cat`. (`main` ends it quietly when the reader goes away: `| head`.)
 ///
 /// # Errors
 /// `CliError::Log` when the open fails or a record fails its checksum (`Error::Corrupt`,
 /// exit 1); `CliError::Usage` for a `--from` outside the log or a directory that holds no
 /// log; `CliError::Io` when stdout cannot be written.
 pub fn run(args: &CatArgs) -> Result<(), CliError> {
-    match print(args) {
-        Err(e) if e.is_broken_pipe() => Ok(()),
-        other => other,
-    }
-}
-
-fn print(args: &CatArgs) -> Result<(), CliError> {
     let dir = args.dir.as_path();
     let log = open_read_only(dir)?;
     let from = start(&log, dir, args.from)?;

@@ -26,10 +26,11 @@ fn main() -> ExitCode {
     let args = Args::parse();
     let result = match args.command {
         Command::Append(append_args) => append::run(&append_args),
-        Command::Cat(cat_args) => cat::run(&cat_args),
+        // Their output only shows or describes the log: a reader that wanted no more of it
+        // (`| head`) is not a failure (a truncation was done by then). `verify` handles it
+        // itself: its exit code says what it found.
+        Command::Cat(cat_args) => quiet_broken_pipe(cat::run(&cat_args)),
         Command::Verify(verify_args) => verify::run(&verify_args),
-        // Their output only describes: a reader that wanted no more of it (`| head`) is
-        // not a failure (a truncation was done by then).
         Command::Stat(stat_args) => quiet_broken_pipe(stat::run(&stat_args)),
         Command::Truncate(truncate_args) => quiet_broken_pipe(truncate::run(&truncate_args)),
         Command::Bench(bench_args) => bench::run(&bench_args),
